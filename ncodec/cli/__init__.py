@@ -1,0 +1,1 @@
+"""Command line: ``ncodec <command>``; each command lives in its own ``cmd_*.py`` module."""

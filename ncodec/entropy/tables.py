@@ -1,0 +1,70 @@
+"""Integer probability tables: the one shared float->integer step, and ideal-rate accounting.
+
+Encoder and decoder must build bit-identical tables. ``quantize_probs`` guarantees that
+each row's integers depend only on that row's float values (never on the batch it sits
+in, the thread count or summation order): it uses only element-wise float operations
+and exact integer arithmetic.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+DEFAULT_PRECISION = 24   # constriction's stream coders work at 24-bit probability precision
+_SNAP_BITS = 30          # relative resolution kept from the float inputs
+
+
+def quantize_probs(probs: np.ndarray, precision: int = DEFAULT_PRECISION) -> np.ndarray:
+    """Float probabilities (..., K), any positive scale per row, -> int64 PMFs summing to 2**precision.
+
+    Every symbol gets at least 1 (so every symbol stays codable); rows are processed
+    independently with element-wise ops + integer sums, hence batch- and thread-invariant.
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim == 0 or p.shape[-1] < 1:
+        raise ValueError("probability table needs a last axis of length >= 1")
+    k = p.shape[-1]
+    total = 1 << precision
+    if k > total // 2:
+        raise ValueError(f"alphabet of {k} symbols too large for {precision}-bit tables")
+    p = np.where(np.isfinite(p) & (p > 0), p, 0.0)
+    rowmax = p.max(axis=-1, keepdims=True)             # max is exact, order-independent
+    rowmax = np.where(rowmax > 0, rowmax, 1.0)
+    w = np.floor(p / rowmax * float(1 << _SNAP_BITS)).astype(np.int64)
+    w_sum = w.sum(axis=-1, keepdims=True)              # exact integer sum
+    w_sum = np.where(w_sum > 0, w_sum, 1)
+    free = total - k
+    # floor(w * free / w_sum) without int64 overflow: w < 2^30, free < 2^24.
+    pmf = (w * free) // w_sum + 1
+    deficit = total - pmf.sum(axis=-1)
+    idx = np.argmax(pmf, axis=-1)
+    np.put_along_axis(pmf, idx[..., None], np.take_along_axis(pmf, idx[..., None], -1) + deficit[..., None], -1)
+    return pmf
+
+
+def quantize_logprobs(logp: np.ndarray, precision: int = DEFAULT_PRECISION) -> np.ndarray:
+    """Like ``quantize_probs`` but from (unnormalised) log-probabilities, e.g. network logits."""
+    lp = np.asarray(logp, dtype=np.float64)
+    lp = lp - lp.max(axis=-1, keepdims=True)
+    return quantize_probs(np.exp(lp), precision)
+
+
+def check_pmf(pmf: np.ndarray) -> np.ndarray:
+    """Validate an integer PMF table (..., K): non-negative ints, equal power-of-two row sums."""
+    pmf = np.asarray(pmf)
+    if pmf.dtype.kind not in "iu":
+        raise TypeError("PMF tables must be integer arrays; use quantize_probs on floats")
+    if (pmf < 0).any():
+        raise ValueError("PMF tables must be non-negative")
+    return pmf
+
+
+def ideal_bits(symbols: np.ndarray, pmf: np.ndarray) -> float:
+    """Exact ideal code length -sum log2 P(symbol) under integer tables ((K,) shared or (n, K))."""
+    pmf = np.asarray(pmf)
+    s = np.asarray(symbols, dtype=np.int64).reshape(-1)
+    if pmf.ndim == 1:
+        p = pmf[s].astype(np.float64) / float(pmf.sum())
+    else:
+        pmf = pmf.reshape(-1, pmf.shape[-1])
+        p = pmf[np.arange(len(s)), s].astype(np.float64) / pmf.sum(axis=-1).astype(np.float64)
+    return float(-np.log2(p).sum())

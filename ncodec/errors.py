@@ -1,0 +1,64 @@
+"""One exception hierarchy for everything a user can get wrong; the CLI maps each to a one-line message."""
+from __future__ import annotations
+
+
+class NcodecError(Exception):
+    """Base class: every failure ncodec reports on purpose derives from this."""
+
+    exit_code = 1
+
+
+class FormatError(NcodecError):
+    """The bytes are not an .ncz file this reader understands (bad magic, unknown flags, bad lengths)."""
+
+    exit_code = 3
+
+
+class TruncatedError(FormatError):
+    """The file ends before the header, index or payload it declares."""
+
+
+class ChecksumError(FormatError):
+    """The stored checksum does not match the bytes: the file was corrupted."""
+
+
+class UnsupportedVersionError(FormatError):
+    """The file was written by a newer (or unknown) container or codec version."""
+
+
+class CodecError(NcodecError):
+    """A codec failed to encode or decode (including a payload it cannot parse)."""
+
+    exit_code = 4
+
+
+class UnknownCodecError(CodecError):
+    """No codec is registered under the requested (or stored) name."""
+
+
+class ModelMismatchError(CodecError):
+    """The file was made with other model weights than the ones installed."""
+
+
+class UnsupportedInputError(NcodecError):
+    """The input's media kind, shape, dtype or value range is outside what the codec handles."""
+
+    exit_code = 5
+
+
+class InputError(NcodecError):
+    """An input file is missing, unreadable or not of a recognised kind."""
+
+    exit_code = 2
+
+
+class OutputExistsError(NcodecError):
+    """The output exists and overwriting was not asked for (-f)."""
+
+    exit_code = 2
+
+
+class VerifyError(NcodecError):
+    """--verify found that the decoded data differs from the input of a lossless codec."""
+
+    exit_code = 6
