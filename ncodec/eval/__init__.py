@@ -1,0 +1,1 @@
+"""Evaluation: metrics, rate-distortion sweeps, BD-rate, plots, downstream-task accuracy."""
