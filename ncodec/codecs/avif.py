@@ -1,0 +1,34 @@
+"""AVIF via imagecodecs (libavif + AV1 encoder): ``avif``, lossy, quality 1..100, speed 6.
+
+8-bit gray, RGB and RGBA; gray is coded as RGB with equal channels (libavif's gray path
+ignores the quality) and read back as the rounded channel mean. 16-bit input is refused.
+"""
+from __future__ import annotations
+
+import imagecodecs
+
+from ..item import Item, ItemMeta
+from ._image import channels_of, check_image, from_decoded, gray_to_rgb
+from .base import Codec, register
+
+SPEED = 6
+
+
+@register
+class AVIF(Codec):
+    name = "avif"
+    media = "image"
+    lossless = False
+    qualities = (1, 100)
+    default_quality = 60
+    description = "AVIF (libavif, speed 6), quality 1..100; 8-bit gray/RGB/RGBA"
+
+    def check(self, item: Item) -> None:
+        check_image(self, item, dtypes=("uint8",), max_side=65536)
+
+    def encode(self, item: Item, quality: int) -> bytes:
+        data = gray_to_rgb(item.data) if channels_of(item.meta) == 1 else item.data
+        return imagecodecs.avif_encode(data, level=quality, speed=SPEED, numthreads=1)
+
+    def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
+        return Item(from_decoded(imagecodecs.avif_decode(payload, numthreads=1), meta), meta)

@@ -1,0 +1,31 @@
+"""Baseline JPEG via imagecodecs (libjpeg-turbo): ``jpeg``, quality 1..100, 8-bit gray or RGB.
+
+Optimised Huffman tables, libjpeg's default 4:2:0 chroma subsampling for RGB. JPEG has no
+alpha channel and no 16-bit baseline mode, so RGBA and 16-bit images are refused.
+"""
+from __future__ import annotations
+
+import imagecodecs
+
+from ..item import Item, ItemMeta
+from ._image import check_image, restore_shape, to_codec_layout
+from .base import Codec, register
+
+
+@register
+class JPEG(Codec):
+    name = "jpeg"
+    media = "image"
+    lossless = False
+    qualities = (1, 100)
+    default_quality = 75
+    description = "JPEG (libjpeg-turbo, optimised Huffman, 4:2:0), quality 1..100; 8-bit gray/RGB"
+
+    def check(self, item: Item) -> None:
+        check_image(self, item, dtypes=("uint8",), channels=(1, 3), max_side=65500)
+
+    def encode(self, item: Item, quality: int) -> bytes:
+        return imagecodecs.jpeg8_encode(to_codec_layout(item.data), level=quality, optimize=True)
+
+    def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
+        return Item(restore_shape(imagecodecs.jpeg8_decode(payload), meta), meta)

@@ -1,0 +1,58 @@
+"""JPEG XL via imagecodecs (libjxl): ``jpegxl-lossless`` (effort 1..9) and lossy ``jpegxl`` (quality 1..100).
+
+Gray, RGB and RGBA at 8 or 16 bits. The lossy quality maps to libjxl's Butteraugli distance
+the way ``cjxl -q`` does, at effort 7.
+"""
+from __future__ import annotations
+
+import imagecodecs
+
+from ..item import Item, ItemMeta
+from ._image import check_image, restore_shape, to_codec_layout
+from .base import Codec, register
+
+
+def quality_to_distance(q: int) -> float:
+    """cjxl's mapping from a 1..100 quality to a Butteraugli distance (100 -> 0.1, 90 -> 1.0)."""
+    if q >= 30:
+        return 0.1 + (100 - q) * 0.09
+    return 6.4 + 2.5 ** ((30 - q) / 5.0) / 6.25
+
+
+@register
+class JPEGXLLossless(Codec):
+    name = "jpegxl-lossless"
+    media = "image"
+    lossless = True
+    qualities = (1, 9)
+    default_quality = 7
+    description = "JPEG XL lossless (libjxl modular), quality = effort 1..9; gray/RGB/RGBA 8/16-bit"
+
+    def check(self, item: Item) -> None:
+        check_image(self, item)
+
+    def encode(self, item: Item, quality: int) -> bytes:
+        return imagecodecs.jpegxl_encode(to_codec_layout(item.data), lossless=True, effort=quality, numthreads=1)
+
+    def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
+        return Item(restore_shape(imagecodecs.jpegxl_decode(payload, numthreads=1), meta), meta)
+
+
+@register
+class JPEGXL(Codec):
+    name = "jpegxl"
+    media = "image"
+    lossless = False
+    qualities = (1, 100)
+    default_quality = 75
+    description = "JPEG XL lossy (libjxl VarDCT, effort 7), quality 1..100 as cjxl -q; gray/RGB/RGBA 8/16-bit"
+
+    def check(self, item: Item) -> None:
+        check_image(self, item)
+
+    def encode(self, item: Item, quality: int) -> bytes:
+        return imagecodecs.jpegxl_encode(to_codec_layout(item.data), distance=quality_to_distance(quality),
+                                         effort=7, numthreads=1)
+
+    def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
+        return Item(restore_shape(imagecodecs.jpegxl_decode(payload, numthreads=1), meta), meta)

@@ -1,0 +1,116 @@
+"""H.264 / HEVC via PyAV (libx264, libx265): ``x264`` and ``x265`` (lossy, quality = CRF,
+preset medium, yuv444p) and ``x264-lossless`` (libx264rgb, qp 0: exact RGB).
+
+Video items are (T, H, W, 3) uint8 RGB. Packets are stored raw (Annex B, no MP4/MKV box
+overhead) with a varint length each; the decoder must return exactly T frames.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from ..errors import UnsupportedInputError
+from ..item import Item, ItemMeta
+from ._packets import pack_packets, unpack_packets
+from .base import Codec, register
+
+_TIME_BASE = Fraction(1, 1000)
+
+
+def _encode(frames: np.ndarray, codec: str, pix_fmt: str, options: dict, rate: Fraction) -> list[bytes]:
+    enc = av.CodecContext.create(codec, "w")
+    enc.height, enc.width = frames.shape[1:3]
+    enc.pix_fmt = pix_fmt
+    rate = rate or Fraction(25)
+    enc.framerate = rate
+    enc.time_base = 1 / rate
+    enc.thread_count = 1
+    enc.options = options
+    packets: list[bytes] = []
+    for i, f in enumerate(frames):
+        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")
+        vf.pts = i
+        packets += [bytes(p) for p in enc.encode(vf)]
+    packets += [bytes(p) for p in enc.encode(None)]
+    return packets
+
+
+def _decode(packets: list[bytes], decoder: str, meta: ItemMeta) -> np.ndarray:
+    dec = av.CodecContext.create(decoder, "r")
+    dec.thread_count = 1
+    out = []
+    for p in packets:
+        out += [f.to_ndarray(format="rgb24") for f in dec.decode(av.Packet(p))]
+    out += [f.to_ndarray(format="rgb24") for f in dec.decode(None)]
+    if len(out) != meta.shape[0]:
+        raise ValueError(f"decoded {len(out)} frames, header says {meta.shape[0]}")
+    arr = np.stack(out)
+    if arr.shape != tuple(meta.shape):
+        raise ValueError(f"decoded {arr.shape}, header says {meta.shape}")
+    return arr
+
+
+class _VideoCodec(Codec):
+    media = "video"
+    encoder = ""
+    decoder = ""
+    pix_fmt = "yuv444p"
+
+    def check(self, item: Item) -> None:
+        super().check(item)
+        d = item.data
+        if d.dtype != np.uint8 or d.ndim != 4 or d.shape[3] != 3 or min(d.shape[:3]) < 1:
+            raise UnsupportedInputError(f"{self.name} codes (T, H, W, 3) uint8 RGB video, not {d.dtype} {d.shape}")
+        if max(d.shape[1:3]) > 16384:
+            raise UnsupportedInputError(f"{self.name}: frame side exceeds 16384")
+
+    def options(self, quality: int) -> dict:
+        raise NotImplementedError
+
+    def encode(self, item: Item, quality: int) -> bytes:
+        return pack_packets(_encode(item.data, self.encoder, self.pix_fmt, self.options(quality),
+                                    item.meta.frame_rate))
+
+    def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
+        _, packets = unpack_packets(payload)
+        return Item(_decode(packets, self.decoder, meta), meta)
+
+
+@register
+class X264(_VideoCodec):
+    name = "x264"
+    lossless = False
+    qualities = (0, 51)
+    default_quality = 23
+    encoder, decoder = "libx264", "h264"
+    description = "H.264 (libx264 via PyAV), quality = CRF 0..51 (lower is better), preset medium, yuv444p"
+
+    def options(self, quality: int) -> dict:
+        return {"crf": str(quality), "preset": "medium"}
+
+
+@register
+class X264Lossless(_VideoCodec):
+    name = "x264-lossless"
+    lossless = True
+    encoder, decoder = "libx264rgb", "h264"
+    pix_fmt = "rgb24"
+    description = "H.264 lossless RGB (libx264rgb, qp 0, preset medium), exact"
+
+    def options(self, quality: int) -> dict:
+        return {"qp": "0", "preset": "medium"}
+
+
+@register
+class X265(_VideoCodec):
+    name = "x265"
+    lossless = False
+    qualities = (0, 51)
+    default_quality = 28
+    encoder, decoder = "libx265", "hevc"
+    description = "HEVC (libx265 via PyAV), quality = CRF 0..51 (lower is better), preset medium, yuv444p"
+
+    def options(self, quality: int) -> dict:
+        return {"crf": str(quality), "preset": "medium", "x265-params": "log-level=error:pools=1:frame-threads=1"}
