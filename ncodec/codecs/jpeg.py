@@ -28,4 +28,6 @@ class JPEG(Codec):
         return imagecodecs.jpeg8_encode(to_codec_layout(item.data), level=quality, optimize=True)
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
+        if not payload.endswith(b"\xff\xd9"):   # libjpeg decodes a cut stream silently, padding with gray
+            raise ValueError("JPEG stream has no end-of-image marker (truncated)")
         return Item(restore_shape(imagecodecs.jpeg8_decode(payload), meta), meta)

@@ -12,7 +12,6 @@ from math import gcd
 
 import av
 import numpy as np
-from scipy.signal import resample_poly
 
 from ..errors import UnsupportedInputError
 from ..item import Item, ItemMeta
@@ -31,6 +30,7 @@ def _resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
     """(n, c) float32 from rate src to rate dst (identity when equal)."""
     if src == dst:
         return x
+    from scipy.signal import resample_poly   # lazy: scipy.signal costs ~1 s to import
     g = gcd(src, dst)
     return resample_poly(x, dst // g, src // g, axis=0).astype(np.float32)
 
