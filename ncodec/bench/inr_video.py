@@ -1,0 +1,218 @@
+"""INR video benchmark: NeRV / HNeRV (3 sizes x 3 quantization strengths) against x264 / x265
+(PyAV, several CRFs, presets medium and veryslow) on the same Bunny frames.
+
+Rates are real file bytes (the whole .ncz / raw Annex-B stream); next to the NeRV files the
+size a NeRV-style report would claim (Huffman estimate of the kept quantized weights only).
+Fits are cached per preset under runs/inr_video/ so the run resumes after an interruption.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from ._common import print_table, results_dir, write_results
+
+BUNNY = "video/bunny_320x180"
+
+
+def clip_psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB from the MSE over every sample of the clip."""
+    m = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return math.inf if m == 0 else 10 * math.log10(255.0 ** 2 / m)
+
+
+def clip_ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean over frames of RGB MS-SSIM (pytorch-msssim, window 11 when the frame allows it)."""
+    import torch
+    from pytorch_msssim import ms_ssim
+    win = 11 if min(a.shape[1:3]) > 160 else 7
+    ta = torch.from_numpy(a).permute(0, 3, 1, 2).float()
+    tb = torch.from_numpy(b).permute(0, 3, 1, 2).float()
+    with torch.no_grad():
+        return float(ms_ssim(ta, tb, data_range=255.0, win_size=win, size_average=True))
+
+
+def load_frames(n: int) -> np.ndarray:
+    """The first ``n`` Bunny 320x180 frames as (T, H, W, 3) uint8."""
+    from ..io import read_item
+    from ..train.data import data_root
+    return read_item(data_root() / BUNNY).data[:n]
+
+
+def classical_rows(frames: np.ndarray, crfs: dict, presets: list[str]) -> list[dict]:
+    """x264 / x265 via PyAV (yuv444p, one thread) at each CRF and preset: real stream bytes, quality, fps."""
+    from ..codecs._packets import pack_packets
+    from ..codecs.video import _decode, _encode
+    from ..item import ItemMeta
+    rows = []
+    T, H, W, _ = frames.shape
+    meta = ItemMeta("video", frames.shape, frame_rate=Fraction(25))
+    for codec, dec_name in (("libx264", "h264"), ("libx265", "hevc")):
+        for preset in presets:
+            for crf in crfs[codec]:
+                opts = {"crf": str(crf), "preset": preset}
+                if codec == "libx265":
+                    opts["x265-params"] = "log-level=error:pools=1:frame-threads=1"
+                t0 = time.perf_counter()
+                packets = _encode(frames, codec, "yuv444p", opts, Fraction(25))
+                enc_s = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                out = _decode(packets, dec_name, meta)
+                dec_s = time.perf_counter() - t0
+                nbytes = len(pack_packets(packets))
+                rows.append({"codec": codec.replace("lib", ""), "config": f"{preset} crf{crf}",
+                             "bytes": nbytes, "bpp": 8 * nbytes / (T * H * W),
+                             "psnr": clip_psnr(frames, out), "ms_ssim": clip_ms_ssim(frames, out),
+                             "encode_s": enc_s, "decode_fps": T / dec_s})
+                print(f"  {rows[-1]['codec']} {rows[-1]['config']}: {rows[-1]['bpp']:.4f} bpp "
+                      f"{rows[-1]['psnr']:.2f} dB", flush=True)
+    return rows
+
+
+def inr_rows(frames: np.ndarray, kind: str, preset: str, epochs: int, cache: Path, lr: float) -> list[dict]:
+    """Fit one NeRV/HNeRV preset (cached), then code it at 3 strengths; rows with real bytes."""
+    import torch
+    from .. import container
+    from ..api import decompress_bytes
+    from ..codecs import get_codec
+    from ..codecs.nerv import STRENGTHS, nerv_style_estimate_bits, pack_payload
+    from ..item import Item
+    from ..models.nerv import count_decoder_params, make_config
+    from ..models.nerv_fit import FitOptions, compress_state, fit
+    T, H, W, _ = frames.shape
+    tag = f"{kind}_{preset}_t{T}_e{epochs}"
+    done = cache / f"{tag}.json"
+    if done.exists():
+        return json.loads(done.read_text())
+    codec = get_codec(kind)
+    cfg = make_config(kind, T, H, W, preset)
+    opts = FitOptions(epochs=epochs, lr=lr, device="cpu", progress=False, finetune_frac=0.1)
+    ckpt = cache / f"{tag}.fit.pt"
+    if ckpt.exists():
+        state = torch.load(ckpt, weights_only=False)
+    else:
+        print(f"  fitting {tag}: {count_decoder_params(cfg)} decoder params, strides {cfg.strides}, "
+              f"channels {cfg.channels}", flush=True)
+        state = fit(frames, cfg, opts)
+        torch.save(state, ckpt)
+    ft_steps = max(1, int(state.fit_steps * opts.finetune_frac))
+    item = Item.from_array(frames, "video", frame_rate=25)
+    rows = []
+    for i, (bits, prune) in enumerate(STRENGTHS):
+        q = "SML".index(preset) * 3 + i
+        comp = compress_state(state, frames, bits, prune, opts, ft_steps)
+        ideal: dict = {}
+        payload = pack_payload(comp, ideal=ideal)
+        data = container.pack(container.Container(codec=codec.name, codec_version=codec.version, quality=q,
+                                                  records=[container.Record(payload, item.meta, "")],
+                                                  model_id=codec.model_id(q)))
+        t0 = time.perf_counter()
+        out = decompress_bytes(data)[0].data
+        dec_s = time.perf_counter() - t0
+        est = nerv_style_estimate_bits(comp)
+        n_params = sum(qt.q.size for qt in comp.weights.values())
+        kept = sum(int(qt.mask.sum()) if qt.mask is not None else qt.q.size for qt in comp.weights.values())
+        row = {"codec": kind, "config": f"{preset} q{q} {bits}b prune{prune:g}", "preset": preset,
+               "quality": q, "bits": bits, "prune": prune, "params": n_params, "kept_params": kept,
+               "bytes": len(data), "bpp": 8 * len(data) / (T * H * W),
+               "estimate_bpp": est / (T * H * W),
+               "ideal_mask_bits": ideal.get("mask", 0.0), "ideal_value_bits": ideal.get("values", 0.0),
+               "ideal_embedding_bits": ideal.get("embeddings", 0.0),
+               "psnr": clip_psnr(frames, out), "ms_ssim": clip_ms_ssim(frames, out),
+               "psnr_float": clip_psnr(frames, _float_render(state)),
+               "decode_exact": bool(np.array_equal(out, comp.frames)),
+               "fit_s": state.fit_seconds, "fit_steps": state.fit_steps, "compress_s": comp.seconds,
+               "epochs": epochs, "decode_fps": T / dec_s}
+        rows.append(row)
+        print(f"  {kind} {row['config']}: {row['bytes']} B {row['bpp']:.4f} bpp (estimate {row['estimate_bpp']:.4f}) "
+              f"{row['psnr']:.2f} dB (float {row['psnr_float']:.2f}) exact={row['decode_exact']} "
+              f"fit {row['fit_s']:.0f}s dec {row['decode_fps']:.1f} fps", flush=True)
+    done.write_text(json.dumps(rows, indent=1))
+    return rows
+
+
+def _float_render(state) -> np.ndarray:
+    from ..models.nerv_fit import render
+    return render(state.decoder, state.inputs)
+
+
+def plot(rows: list[dict], path: Path, frames: int) -> None:
+    """R-D plot (bpp from real file bytes vs PSNR and MS-SSIM), one line per codec/config family."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        if r["codec"] in ("nerv", "hnerv"):
+            key = f"{r['codec']} (real file)"
+            groups.setdefault(key, []).append(r)
+            groups.setdefault(f"{r['codec']} (NeRV-style estimate)", []).append(
+                {**r, "bpp": r["estimate_bpp"]})
+        else:
+            groups.setdefault(f"{r['codec']} {r['config'].split()[0]}", []).append(r)
+    for key, rs in groups.items():
+        rs = sorted(rs, key=lambda r: r["bpp"])
+        style = "--" if "estimate" in key else "-"
+        for ax, m in zip(axes, ("psnr", "ms_ssim")):
+            ax.plot([r["bpp"] for r in rs], [r[m] for r in rs], style, marker="o", ms=3, label=key)
+    for ax, m in zip(axes, ("PSNR (dB)", "MS-SSIM")):
+        ax.set_xscale("log")
+        ax.set_xlabel("bits per pixel")
+        ax.set_ylabel(m)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"Bunny 320x180, first {frames} frames: INR (NeRV/HNeRV) vs x264/x265")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark (resumable); prints the table, writes JSON + PNG under benchmarks/results/."""
+    ap = argparse.ArgumentParser(prog="ncodec bench inr_video", description=__doc__)
+    ap.add_argument("--frames", type=int, default=32, help="first N Bunny frames (default 32)")
+    ap.add_argument("--epochs", type=int, default=120, help="fitting epochs per preset")
+    ap.add_argument("--lr", type=float, default=5e-3)
+    ap.add_argument("--kinds", default="nerv,hnerv")
+    ap.add_argument("--presets", default="S,M,L")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--cache", default="runs/inr_video")
+    ap.add_argument("--no-classical", action="store_true")
+    ap.add_argument("--name", default="inr_video")
+    args = ap.parse_args(argv)
+    import torch
+    torch.set_num_threads(args.threads)
+    frames = load_frames(args.frames)
+    cache = Path(args.cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    rows: list[dict] = []
+    if not args.no_classical:
+        cfile = cache / f"classical_t{len(frames)}.json"
+        if cfile.exists():
+            crows = json.loads(cfile.read_text())
+        else:
+            crows = classical_rows(frames, {"libx264": [23, 28, 33, 38, 43], "libx265": [25, 30, 35, 40, 45]},
+                                   ["medium", "veryslow"])
+            cfile.write_text(json.dumps(crows, indent=1))
+        rows += crows
+    for preset in args.presets.split(","):
+        for kind in args.kinds.split(","):
+            rows += inr_rows(frames, kind, preset, args.epochs, cache, args.lr)
+    cols = ["codec", "config", "bytes", "bpp", "estimate_bpp", "psnr", "ms_ssim", "decode_fps", "fit_s"]
+    text = print_table(rows, cols, title=f"INR video, Bunny 320x180 first {len(frames)} frames (real file bytes)")
+    out = write_results(args.name, rows, frames=len(frames), epochs=args.epochs, threads=args.threads,
+                        data=BUNNY, table=text)
+    png = results_dir() / f"{args.name}.png"
+    plot(rows, png, len(frames))
+    print(f"wrote {out} and {png}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

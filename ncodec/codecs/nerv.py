@@ -1,0 +1,324 @@
+"""``nerv`` / ``hnerv``: video as an implicit neural representation with a real bitstream.
+
+Encoding fits the network to the clip (``ncodec.models.nerv_fit``), prunes and quantizes it;
+this module entropy-codes the result with the shared layer: per tensor a binary model for
+the pruning mask, one-byte scale codes, and an adaptive categorical model (a compactly
+stored, log-quantized symbol histogram turned into integers by ``quantize_probs``) for the
+quantized values; HNeRV embeddings are coded the same way. The payload holds everything the
+decoder needs (architecture, every tensor, masks, embeddings, frame size).
+
+Payload = version byte, kind byte, architecture varints, quantizer bits, stream length
+(varint), then one rANS stream ending in a 16-bit sentinel.
+
+Fitting knobs (the CLI has only -q): environment variables NCODEC_NERV_STEPS,
+NCODEC_NERV_EPOCHS (default 300), NCODEC_NERV_TIME_BUDGET (seconds), NCODEC_NERV_BATCH,
+NCODEC_NERV_LR, NCODEC_NERV_SEED, NCODEC_NERV_DEVICE (auto|cpu|cuda), NCODEC_NERV_THREADS.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._varint import decode_uvarint, encode_uvarint
+from ..entropy import EntropyDecoder, EntropyEncoder, ideal_bits, quantize_probs
+from ..errors import CodecError, UnsupportedInputError
+from ..item import Item, ItemMeta
+from .base import Codec, payload_error, register
+
+FORMAT_VERSION = 1
+SENTINEL = 0xA5C3
+HIST_BITS = 5                      # bits per log-quantized histogram entry
+# quality % 3 -> (weight bits, prune ratio); quality // 3 -> preset S/M/L
+STRENGTHS = ((6, 0.3), (7, 0.15), (8, 0.0))
+PRESET_OF_Q = ("S", "M", "L")
+_SQRT2 = 1.4142135623730951
+MAX_CHANNELS = 4096
+MAX_FRAMES = 1 << 20
+
+
+def quality_plan(quality: int) -> tuple[str, int, float]:
+    """Preset, weight bits and pruning ratio of a quality level 0..8."""
+    bits, prune = STRENGTHS[quality % 3]
+    return PRESET_OF_Q[quality // 3], bits, prune
+
+
+# ------------------------------------------------------------------ tensor coding
+
+def _hist_weights(codes: np.ndarray) -> np.ndarray:
+    """Approximate counts 2**(h/2) - 1 of log-quantized histogram codes, exactly (no libm)."""
+    h = np.asarray(codes, dtype=np.int64)
+    base = np.ldexp(np.ones(len(h)), h // 2)
+    return np.where(h % 2 == 1, base * _SQRT2, base) - 1.0
+
+
+def _hist_codes(counts: np.ndarray) -> np.ndarray:
+    c = np.asarray(counts, dtype=np.float64)
+    h = np.where(c > 0, np.rint(2 * np.log2(1 + c)), 0)
+    return np.clip(h, 0, (1 << HIST_BITS) - 1).astype(np.int64)
+
+
+def _binary_pmf(n: int, ones: int) -> np.ndarray:
+    return quantize_probs(np.array([n - ones, ones], dtype=np.float64))
+
+
+def _values_models(sym: np.ndarray, width: int) -> tuple[int, np.ndarray | None, np.ndarray]:
+    """Pick the cheaper model for symbols in [0, width): 0 uniform, 1 stored log-histogram."""
+    uniform = np.ones(width, dtype=np.int64)
+    counts = np.bincount(sym, minlength=width)
+    hc = _hist_codes(counts)
+    hist_pmf = quantize_probs(_hist_weights(hc))
+    cost_u = ideal_bits(sym, uniform) if width > 1 else 0.0
+    cost_h = ideal_bits(sym, hist_pmf) + HIST_BITS * width
+    if cost_h < cost_u:
+        return 1, hc, hist_pmf
+    return 0, None, uniform
+
+
+def encode_qtensor(enc: EntropyEncoder, qt, ideal: dict | None = None) -> None:
+    """Append one quantized tensor (mask, scale codes, values) to the stream."""
+    from ..models.nerv_quant import n_scales, qmax_of
+    n = int(np.prod(qt.shape))
+    codes = np.asarray(qt.scale_codes, dtype=np.int64).reshape(-1)
+    if codes.size != n_scales(qt.shape):
+        raise CodecError("scale code count does not match the tensor shape")
+    b0 = enc.ideal_bits
+    has_mask = qt.mask is not None
+    enc.encode_uniform(np.array([int(has_mask)]), 1)
+    if has_mask:
+        m = qt.mask.reshape(-1).astype(np.int64)
+        ones = int(m.sum())
+        enc.encode_uniform(np.array([ones]), 32)
+        enc.encode(m, _binary_pmf(n, ones))
+        vals = qt.q.reshape(-1)[m.astype(bool)]
+    else:
+        vals = qt.q.reshape(-1)
+    b1 = enc.ideal_bits
+    enc.encode_uniform(codes, 8)
+    qm = qmax_of(qt.bits)
+    sym = vals.astype(np.int64) + qm
+    if sym.size:
+        lo, hi = int(sym.min()), int(sym.max())
+        enc.encode_uniform(np.array([lo, hi]), qt.bits)
+        kind, hc, pmf = _values_models(sym - lo, hi - lo + 1)
+        enc.encode_uniform(np.array([kind]), 1)
+        if kind == 1:
+            enc.encode_uniform(hc, HIST_BITS)
+        if hi > lo:
+            enc.encode(sym - lo, pmf)
+    if ideal is not None:
+        ideal["mask"] = ideal.get("mask", 0.0) + (b1 - b0)
+        ideal["values"] = ideal.get("values", 0.0) + (enc.ideal_bits - b1)
+
+
+def decode_qtensor(dec: EntropyDecoder, shape: tuple[int, ...], bits: int):
+    """Inverse of ``encode_qtensor`` for a tensor of known shape and bit depth."""
+    from ..models.nerv_quant import QTensor, n_scales, qmax_of
+    n = int(np.prod(shape))
+    has_mask = bool(dec.decode_uniform(1, 1)[0])
+    mask = None
+    if has_mask:
+        ones = int(dec.decode_uniform(1, 32)[0])
+        if ones > n:
+            raise CodecError("mask count exceeds the tensor size")
+        mask = dec.decode(_binary_pmf(n, ones), n).astype(bool)
+        if int(mask.sum()) != ones:
+            raise CodecError("mask does not match its stored count")
+        n_vals = ones
+    else:
+        n_vals = n
+    codes = dec.decode_uniform(n_scales(shape), 8).astype(np.uint8)
+    qm = qmax_of(bits)
+    vals = np.zeros(0, dtype=np.int64)
+    if n_vals:
+        lo, hi = (int(v) for v in dec.decode_uniform(2, bits))
+        if not 0 <= lo <= hi <= 2 * qm:
+            raise CodecError("value range out of the quantizer's range")
+        width = hi - lo + 1
+        kind = int(dec.decode_uniform(1, 1)[0])
+        if kind == 1:
+            pmf = quantize_probs(_hist_weights(dec.decode_uniform(width, HIST_BITS)))
+        else:
+            pmf = np.ones(width, dtype=np.int64)
+        vals = (dec.decode(pmf, n_vals).astype(np.int64) if width > 1
+                else np.zeros(n_vals, dtype=np.int64)) + lo - qm
+    q = np.zeros(n, dtype=np.int32)
+    if mask is not None:
+        q[mask] = vals
+        mask = mask.reshape(shape)
+    else:
+        q[:] = vals
+    return QTensor(tuple(shape), q.reshape(shape), codes, bits, mask)
+
+
+# ------------------------------------------------------------------ payload
+
+def _param_shapes(cfg) -> list[tuple[str, tuple[int, ...]]]:
+    from ..models.nerv import NervDecoder
+    import torch
+    with torch.device("meta"):
+        dec = NervDecoder(cfg)
+    return [(n, tuple(p.shape)) for n, p in dec.named_parameters()]
+
+
+def pack_payload(comp, backend: str = "ans", ideal: dict | None = None) -> bytes:
+    """Serialise a ``Compressed`` INR (config, weights, masks, embeddings) to payload bytes."""
+    cfg = comp.cfg
+    head = bytearray([FORMAT_VERSION, 0 if cfg.kind == "nerv" else 1])
+    for v in (cfg.frames, cfg.height, cfg.width, len(cfg.strides), *cfg.strides, *cfg.channels,
+              cfg.pe_levels, cfg.mlp_hidden, cfg.embed_dim, comp.bits):
+        head += encode_uvarint(int(v))
+    enc = EntropyEncoder(backend)
+    for name, shape in _param_shapes(cfg):
+        qt = comp.weights[name]
+        if tuple(qt.shape) != shape:
+            raise CodecError(f"tensor {name} has shape {qt.shape}, config says {shape}")
+        encode_qtensor(enc, qt, ideal)
+    if cfg.kind == "hnerv":
+        emb_ideal: dict = {}
+        encode_qtensor(enc, comp.embeddings, emb_ideal)
+        if ideal is not None:
+            ideal["embeddings"] = emb_ideal.get("values", 0.0) + emb_ideal.get("mask", 0.0)
+    enc.encode_uniform(np.array([SENTINEL]), 16)
+    stream = enc.finish()
+    return bytes(head) + encode_uvarint(len(stream)) + stream
+
+
+def unpack_payload(payload: bytes, backend: str = "ans"):
+    """Parse payload bytes back to (config, weights, embeddings, bits); CodecError on any damage."""
+    from ..models.nerv import NervConfig
+    if len(payload) < 2:
+        raise CodecError("nerv: payload too short")
+    if payload[0] != FORMAT_VERSION:
+        raise CodecError(f"nerv: unknown payload format version {payload[0]}")
+    if payload[1] not in (0, 1):
+        raise CodecError("nerv: unknown network kind")
+    kind = ("nerv", "hnerv")[payload[1]]
+    pos = 2
+
+    def rd(limit: int) -> int:
+        nonlocal pos
+        v, pos = decode_uvarint(payload, pos)
+        if v > limit:
+            raise CodecError("nerv: architecture field out of range")
+        return v
+    T, H, W = rd(MAX_FRAMES), rd(1 << 16), rd(1 << 16)
+    n = rd(8)
+    strides = [rd(8) for _ in range(n)]
+    channels = [rd(MAX_CHANNELS) for _ in range(n + 1)]
+    pe, hidden, emb, bits = rd(64), rd(MAX_CHANNELS), rd(MAX_CHANNELS), rd(8)
+    if min([T, H, W, pe, hidden, emb, *strides, *channels] or [0]) < 1 or not 2 <= bits <= 8:
+        raise CodecError("nerv: architecture field out of range")
+    cfg = NervConfig(kind, T, H, W, tuple(strides), tuple(channels), pe, hidden, emb)
+    length = rd(1 << 40)
+    if pos + length != len(payload):
+        raise CodecError("nerv: payload length does not match its stream length field")
+    dec = EntropyDecoder(payload[pos:], backend)
+    weights = {name: decode_qtensor(dec, shape, bits) for name, shape in _param_shapes(cfg)}
+    embeddings = None
+    if kind == "hnerv":
+        h0, w0 = cfg.base
+        embeddings = decode_qtensor(dec, (T, emb, h0, w0), bits)
+    if int(dec.decode_uniform(1, 16)[0]) != SENTINEL:
+        raise CodecError("nerv: stream check failed (payload damaged)")
+    return cfg, weights, embeddings, bits
+
+
+def nerv_style_estimate_bits(comp) -> int:
+    """The size a NeRV-style report would claim: Huffman code of the kept quantized weights
+    (one code over all tensors; no masks, tables, scales or architecture), plus embeddings."""
+    from ..models.nerv_quant import huffman_bits
+    vals = [qt.q[qt.mask] if qt.mask is not None else qt.q.reshape(-1) for qt in comp.weights.values()]
+    bits = huffman_bits(np.concatenate([v.reshape(-1) for v in vals]))
+    if comp.embeddings is not None:
+        bits += huffman_bits(comp.embeddings.q)
+    return bits
+
+
+# ------------------------------------------------------------------ codecs
+
+def check_video(codec: Codec, item: Item) -> None:
+    """(T, H, W, 3) uint8 video with frames at least 8x8."""
+    Codec.check(codec, item)
+    d = item.data
+    if item.meta.dtype != "uint8" or d.ndim != 4 or d.shape[3] != 3:
+        raise UnsupportedInputError(f"{codec.name}: needs (T, H, W, 3) uint8 video, got {d.shape} {item.meta.dtype}")
+    if d.shape[1] < 8 or d.shape[2] < 8 or d.shape[1] > 8192 or d.shape[2] > 8192:
+        raise UnsupportedInputError(f"{codec.name}: frame size {d.shape[1]}x{d.shape[2]} not supported (8..8192)")
+
+
+@dataclass
+class EncodeReport:
+    """What the last encode measured (for benchmarks and the CLI summary)."""
+
+    fit_seconds: float = 0.0
+    fit_steps: int = 0
+    compress_seconds: float = 0.0
+    estimate_bits: int = 0
+    ideal: dict | None = None
+
+
+class _InrCodec(Codec):
+    media = "video"
+    lossless = False
+    qualities = (0, 8)
+    default_quality = 4
+    kind = "nerv"
+
+    def __init__(self) -> None:
+        self.last: EncodeReport | None = None
+
+    def check(self, item: Item) -> None:
+        check_video(self, item)
+
+    def encode(self, item: Item, quality: int) -> bytes:
+        from ..models.nerv import make_config
+        from ..models.nerv_fit import FitOptions, compress_state, fit
+        self.check(item)
+        preset, bits, prune = quality_plan(quality)
+        frames = item.data
+        T, H, W, _ = frames.shape
+        opts = FitOptions.from_env(**item.extra.get("nerv_options", {}))
+        cfg = make_config(self.kind, T, H, W, preset)
+        t0 = time.perf_counter()
+        total = opts.time_budget
+        deadline = None if total is None else t0 + total / (1 + 2 * opts.finetune_frac)
+        state = fit(frames, cfg, opts, deadline)
+        ft_steps = max(1, int(state.fit_steps * opts.finetune_frac))
+        end = None if total is None else t0 + total
+        comp = compress_state(state, frames, bits, prune, opts, ft_steps, end, render_frames=False)
+        ideal: dict = {}
+        payload = pack_payload(comp, ideal=ideal)
+        self.last = EncodeReport(state.fit_seconds, state.fit_steps, comp.seconds,
+                                 nerv_style_estimate_bits(comp), ideal)
+        return payload
+
+    def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
+        from ..models.nerv_fit import decoder_from_quantized, inputs_for, render
+        try:
+            cfg, weights, emb, _ = unpack_payload(payload)
+        except CodecError:
+            raise
+        except Exception as exc:
+            raise payload_error(self.name, exc) from exc
+        if cfg.kind != self.kind:
+            raise CodecError(f"{self.name}: payload holds a {cfg.kind} network")
+        if len(meta.shape) != 4 or tuple(meta.shape) != (cfg.frames, cfg.height, cfg.width, 3):
+            raise CodecError(f"{self.name}: payload frame size does not match the header")
+        frames = render(decoder_from_quantized(cfg, weights), inputs_for(cfg, emb))
+        return Item(frames, meta)
+
+
+@register
+class Nerv(_InrCodec):
+    name = "nerv"
+    kind = "nerv"
+    description = "NeRV implicit neural video (fit, prune, quantize, rANS-code the weights); q 0-8 = S/M/L x 6/7/8 bits"
+
+
+@register
+class Hnerv(_InrCodec):
+    name = "hnerv"
+    kind = "hnerv"
+    description = "HNeRV: NeRV decoder fed by tiny coded per-frame embeddings from a ConvNeXt encoder; q 0-8"
