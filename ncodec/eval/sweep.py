@@ -1,0 +1,289 @@
+"""Rate–distortion sweeps: every quality level of each codec over a data set, through the real
+file format (``compress_items`` -> bytes -> ``decompress_bytes``), one row per item × codec × level.
+
+Rows merge across runs (keyed by kind, dataset, item, codec, quality) in a JSON file with a CSV
+copy beside it. A codec failure on one item becomes a row with ``error`` set, never a crash.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from ..item import Item
+from .metrics import distortion, rate_denominator
+
+ROW_KEY = ("kind", "dataset", "item", "codec", "quality")
+DATASETS = ("kodak", "bsds500-test", "mnist", "fashion-mnist", "fsdd")
+
+# Levels spread over each classical codec's useful range (its quality knob's meaning differs).
+DEFAULT_LEVELS: dict[str, list[int]] = {
+    "jpeg": [10, 25, 45, 65, 80, 92],
+    "webp": [10, 25, 45, 65, 80, 92],
+    "avif": [20, 35, 50, 62, 75, 88],
+    "jpegxl": [15, 30, 50, 70, 85, 95],
+}
+
+
+# ------------------------------------------------------------------ data
+
+def load_dataset(name: str, limit: int | None = None) -> list[Item]:
+    """Test items of a named data set (or the files of a folder / a single file path)."""
+    from ..errors import InputError
+    from ..train import data as D
+    if name == "kodak":
+        paths = D.kodak_paths()
+    elif name in ("bsds500-test", "bsds500"):
+        paths = D.bsds_paths("test")
+    elif name in ("mnist", "fashion-mnist"):
+        x, _ = D.load_mnist(name, "test")
+        x = x[:limit] if limit else x
+        return [Item.from_array(img, "image", name=f"{name}_{i:05d}") for i, img in enumerate(x)]
+    elif name == "fsdd":
+        from .tasks import get_task
+        items, _ = get_task("fsdd").load("test")
+        return items[:limit] if limit else items
+    else:
+        p = Path(name)
+        if not p.exists():
+            raise InputError(f"unknown data set {name!r} (have: {', '.join(DATASETS)}, or a path)")
+        paths = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")) if p.is_dir() else [p]
+    if not paths:
+        raise InputError(f"data set {name!r} has no files (is ../shared/data there?)")
+    from ..io import read_item
+    paths = paths[:limit] if limit else paths
+    items = []
+    for f in paths:
+        it = read_item(f)
+        it.name = f.name
+        items.append(it)
+    return items
+
+
+def codec_levels(codec: str, levels: Sequence[int] | None = None, n: int = 6) -> list[int]:
+    """Quality levels to sweep: the ones asked for, else the codec's ``sweep_levels``, our table,
+    or ``n`` levels spread inside its quality range; [q] for codecs without a knob."""
+    from ..codecs import get_codec
+    c = get_codec(codec)
+    if c.qualities is None:
+        return [c.resolve_quality(None)]
+    if levels:
+        return [int(q) for q in levels]
+    own = getattr(c, "sweep_levels", None)
+    if own:
+        return [int(q) for q in own]
+    if codec in DEFAULT_LEVELS:
+        lo, hi = c.qualities
+        picked = [q for q in DEFAULT_LEVELS[codec] if lo <= q <= hi]
+        if picked:
+            return picked
+    lo, hi = c.qualities
+    if hi - lo + 1 <= n:
+        return list(range(lo, hi + 1))
+    return sorted({int(round(v)) for v in np.linspace(lo, hi, n + 2)[1:-1]})
+
+
+# ------------------------------------------------------------------ one item
+
+def code_item(item: Item, codec: str, quality: int, dataset: str = "", index: int = 0) -> dict:
+    """Encode + decode one item through the file format and measure it; errors become a row."""
+    from .. import api, container
+    units, unit = rate_denominator(item)
+    row = {"kind": "rd", "dataset": dataset, "item": item.name or f"item{index}", "index": index,
+           "codec": codec, "quality": int(quality), "media": item.meta.media, "units": int(units),
+           "rate_unit": unit, "error": None}
+    try:
+        t0 = time.perf_counter()
+        res = api.compress_items([item], codec=codec, quality=quality, archive=False)
+        t1 = time.perf_counter()
+        dec = api.decompress_bytes(res.data)[0]
+        t2 = time.perf_counter()
+        bits = 8 * len(res.data)
+        payload = container.unpack(res.data).payload_bytes
+        row.update(quality=int(res.quality), bits=bits, payload_bits=8 * payload,
+                   rate=bits / max(units, 1), enc_s=t1 - t0, dec_s=t2 - t1,
+                   ideal_bits=res.ideal_bits)
+        row.update(distortion(item, dec))
+    except Exception as exc:  # noqa: BLE001 - one bad item must not stop a sweep
+        row["error"] = f"{type(exc).__name__}: {exc}"
+    return row
+
+
+def _job(args: tuple) -> list[dict]:
+    item, codec, levels, dataset, index = args
+    return [code_item(item, codec, q, dataset, index) for q in levels]
+
+
+def _init_worker() -> None:
+    try:
+        import torch
+        torch.set_num_threads(1)
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def default_workers() -> int:
+    """At most 2 processes (the machine this was built for has 2 cores)."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def run_sweep(items: Sequence[Item], codecs: Sequence[str], levels: dict[str, list[int]] | None = None,
+              dataset: str = "", workers: int | None = None, progress: bool = True) -> list[dict]:
+    """Rows for every item × codec × level; ``levels`` maps codec -> levels (default: codec_levels).
+
+    ``workers`` > 1 runs (item, codec) jobs in a spawn process pool; codecs must then be
+    importable by name (codecs registered only inside a test need ``workers=1``).
+    """
+    from tqdm.auto import tqdm
+    levels = levels or {}
+    plan: dict[str, list[int]] = {}
+    rows: list[dict] = []
+    for c in codecs:
+        try:
+            plan[c] = codec_levels(c, levels.get(c) or levels.get("*"))
+        except Exception as exc:  # noqa: BLE001 - unknown codec: one error row per item
+            for i, it in enumerate(items):
+                rows.append({"kind": "rd", "dataset": dataset, "item": it.name or f"item{i}", "index": i,
+                             "codec": c, "quality": -1, "media": it.meta.media,
+                             "error": f"{type(exc).__name__}: {exc}"})
+    jobs = [(it, c, plan[c], dataset, i) for c in plan for i, it in enumerate(items)]
+    workers = default_workers() if workers is None else max(1, workers)
+    bar = tqdm(total=len(jobs), desc=f"rd {dataset}", disable=not progress, dynamic_ncols=True)
+    if workers == 1 or len(jobs) <= 1:
+        for j in jobs:
+            rows.extend(_job(j))
+            bar.update(1)
+    else:
+        import multiprocessing as mp
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker) as ex:
+            futs = [ex.submit(_job, j) for j in jobs]
+            for f in as_completed(futs):
+                rows.extend(f.result())
+                bar.update(1)
+    bar.close()
+    rows.sort(key=lambda r: (r["codec"], r["quality"], r["index"]))
+    return rows
+
+
+# ------------------------------------------------------------------ results files
+
+def _clean(v):
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, (np.floating, np.integer)):
+        return v.item()
+    return v
+
+
+def load_results(path: str | Path) -> dict:
+    """A results JSON ({"rows": [...], ...}); an empty one when the file does not exist."""
+    p = Path(path)
+    if not p.exists():
+        return {"rows": []}
+    try:
+        data = json.loads(p.read_text())
+    except json.JSONDecodeError as exc:
+        from ..errors import InputError
+        raise InputError(f"{p} is not a results JSON: {exc}") from exc
+    if isinstance(data, list):
+        data = {"rows": data}
+    if "rows" not in data:
+        from ..errors import InputError
+        raise InputError(f"{p} has no 'rows'")
+    return data
+
+
+def merge_rows(old: Iterable[dict], new: Iterable[dict]) -> list[dict]:
+    """Union of rows; a new row replaces an old one with the same (kind, dataset, item, codec, quality)."""
+    out: dict[tuple, dict] = {}
+    for r in list(old) + list(new):
+        out[tuple(r.get(k) for k in ROW_KEY)] = r
+    return list(out.values())
+
+
+def save_results(path: str | Path, rows: Sequence[dict], merge: bool = True, **meta) -> Path:
+    """Write rows (merged with what the file already holds) as JSON, plus a CSV copy beside it."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    old = load_results(p) if merge else {"rows": []}
+    merged = merge_rows(old.get("rows", []), rows)
+    merged = [{k: _clean(v) for k, v in r.items()} for r in merged]
+    data = {k: v for k, v in old.items() if k != "rows"}
+    data.update({k: _clean(v) for k, v in meta.items()})
+    data["updated"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    data["rows"] = merged
+    tmp = p.with_suffix(p.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, p)
+    write_csv(p.with_suffix(".csv"), merged)
+    return p
+
+
+def write_csv(path: str | Path, rows: Sequence[dict]) -> Path:
+    """All rows as CSV (the union of their keys as columns)."""
+    cols: list[str] = []
+    for r in rows:
+        for k in r:
+            if k not in cols:
+                cols.append(k)
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in cols})
+    return Path(path)
+
+
+# ------------------------------------------------------------------ summaries
+
+def _mean(vals: Iterable) -> float | None:
+    v = [float(x) for x in vals if x is not None and math.isfinite(float(x))]
+    return sum(v) / len(v) if v else None
+
+
+def aggregate(rows: Sequence[dict]) -> list[dict]:
+    """One point per (dataset, codec, quality) of the rd rows: rate = total bits / total units,
+    mean PSNR / MS-SSIM / SNR / times over the items that coded, and the error count."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r.get("kind", "rd") == "rd":
+            groups.setdefault((r.get("dataset", ""), r["codec"], r["quality"]), []).append(r)
+    out = []
+    for (ds, codec, q), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
+        ok = [r for r in rs if not r.get("error")]
+        units = sum(r.get("units", 0) for r in ok)
+        bits = sum(r.get("bits", 0) for r in ok)
+        pt = {"dataset": ds, "codec": codec, "quality": q, "items": len(ok), "errors": len(rs) - len(ok),
+              "rate_unit": (ok or rs)[0].get("rate_unit", ""), "bits": bits,
+              "rate": bits / units if units else None,
+              "payload_rate": sum(r.get("payload_bits", 0) for r in ok) / units if units else None,
+              "psnr": _mean(r.get("psnr") for r in ok), "ms_ssim": _mean(r.get("ms_ssim") for r in ok),
+              "snr": _mean(r.get("snr") for r in ok), "exact": sum(bool(r.get("exact")) for r in ok),
+              "enc_ms": _mean(1000 * r["enc_s"] for r in ok if "enc_s" in r),
+              "dec_ms": _mean(1000 * r["dec_s"] for r in ok if "dec_s" in r)}
+        if rs and not ok:
+            pt["error"] = rs[0].get("error")
+        out.append(pt)
+    return out
+
+
+def curves(points: Sequence[dict], metric: str = "psnr", dataset: str | None = None,
+           x: str = "rate") -> dict[str, tuple[list[float], list[float]]]:
+    """codec -> (rates, metric values) from aggregated points (one data set)."""
+    out: dict[str, tuple[list[float], list[float]]] = {}
+    for p in points:
+        if dataset is not None and p.get("dataset") != dataset:
+            continue
+        if p.get(x) is None or p.get(metric) is None:
+            continue
+        r, m = out.setdefault(p["codec"], ([], []))
+        r.append(float(p[x]))
+        m.append(float(p[metric]))
+    return out

@@ -1,0 +1,263 @@
+"""Evaluation: metrics vs hand-computed values, BD-rate known values, sweeps (rows, errors, merge),
+downstream-task rows, report/plot rendering, shipped classifiers, the eval CLI."""
+from __future__ import annotations
+
+import json
+import math
+import zlib
+
+import numpy as np
+import pytest
+
+from ncodec.codecs import base
+from ncodec.errors import CodecError
+from ncodec.eval import bd, metrics, sweep
+from ncodec.item import Item, ItemMeta
+
+
+# ------------------------------------------------------------------ a tiny fake lossy codec
+
+class _Quant(base.Codec):
+    """Uniform quantiser + zlib; quality = step size. Raises on 13-row images (to test error rows)."""
+
+    name = "test-quant"
+    media = "image"
+    qualities = (1, 128)
+    default_quality = 8
+
+    def encode(self, item: Item, quality: int) -> bytes:
+        if item.data.shape[0] == 13:
+            raise CodecError("test-quant refuses 13-row images")
+        return zlib.compress((item.data // quality).astype(np.uint8).tobytes(), 9)
+
+    def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
+        q = np.frombuffer(zlib.decompress(payload), np.uint8).reshape(meta.shape).astype(np.int32)
+        rec = q * quality + (quality // 2 if quality > 1 else 0)
+        return Item(np.clip(rec, 0, 255).astype(np.uint8), meta)
+
+
+@pytest.fixture
+def quant():
+    base.available()
+    base._REGISTRY[_Quant.name] = _Quant
+    yield _Quant.name
+    base._REGISTRY.pop(_Quant.name, None)
+    base._INSTANCES.pop(_Quant.name, None)
+
+
+def _img(h: int, w: int, seed: int, name: str) -> Item:
+    rng = np.random.default_rng(seed)
+    base_img = np.add.outer(np.arange(h), np.arange(w)) * 3 % 256
+    arr = np.clip(base_img + rng.integers(-10, 10, (h, w)), 0, 255).astype(np.uint8)
+    return Item.from_array(arr, "image", name=name)
+
+
+# ------------------------------------------------------------------ metrics
+
+def test_psnr_snr_hand_values():
+    a = np.zeros((4, 4), np.uint8)
+    b = np.ones((4, 4), np.uint8)                      # MSE 1
+    assert metrics.psnr(a, b) == pytest.approx(20 * math.log10(255))
+    c = a.copy()
+    c[0, 0] = 8                                        # MSE 64/16 = 4
+    assert metrics.psnr(a, c) == pytest.approx(10 * math.log10(255 ** 2 / 4))
+    assert metrics.psnr(a.astype(np.uint16), b.astype(np.uint16)) == pytest.approx(20 * math.log10(65535))
+    assert metrics.psnr(a, a) == math.inf
+    s = np.array([3, -4, 3, -4], np.int16)             # power 12.5
+    n = s + np.array([1, 1, -1, -1], np.int16)         # error power 1
+    assert metrics.snr(s, n) == pytest.approx(10 * math.log10(12.5))
+
+
+def test_ms_ssim_hand_value_and_window():
+    # Constant images: contrast-structure = 1 at every scale, so MS-SSIM = luminance ** w5.
+    a = np.full((192, 192), 100, np.uint8)
+    b = np.full((192, 192), 120, np.uint8)
+    c1 = (0.01 * 255) ** 2
+    lum = (2 * 100 * 120 + c1) / (100 ** 2 + 120 ** 2 + c1)
+    assert metrics.ms_ssim(a, b) == pytest.approx(lum ** 0.1333, rel=1e-4)
+    rgb = np.stack([a, a, a], -1)
+    assert metrics.ms_ssim(rgb, rgb) == pytest.approx(1.0, abs=1e-6)
+    assert metrics.mssim_window(512, 768) == 11
+    assert metrics.mssim_window(64, 64) == 3
+    assert metrics.mssim_window(28, 28) is None
+    assert metrics.ms_ssim(np.zeros((28, 28), np.uint8), np.ones((28, 28), np.uint8)) is None
+    noisy = np.clip(a.astype(int) + np.random.default_rng(0).integers(-20, 21, a.shape), 0, 255).astype(np.uint8)
+    assert 0.0 < metrics.ms_ssim(a.copy(), noisy) < 1.0
+
+
+# ------------------------------------------------------------------ BD-rate
+
+RATES = [0.2, 0.4, 0.8, 1.6]
+PSNRS = [28.0, 31.0, 33.5, 36.0]
+
+
+@pytest.mark.parametrize("use_package", [True, False])
+def test_bd_known_values(use_package):
+    assert bd.bd_rate(RATES, PSNRS, RATES, PSNRS, use_package) == pytest.approx(0.0, abs=1e-9)
+    half = [r / 2 for r in RATES]
+    assert bd.bd_rate(RATES, PSNRS, half, PSNRS, use_package) == pytest.approx(-50.0, abs=1e-6)
+    assert bd.bd_rate(RATES, PSNRS, [r * 2 for r in RATES], PSNRS, use_package) == pytest.approx(100.0, abs=1e-6)
+    assert bd.bd_quality(RATES, PSNRS, RATES, [p + 1.0 for p in PSNRS], use_package) == pytest.approx(1.0, abs=1e-9)
+    assert math.isnan(bd.bd_rate(RATES, PSNRS, RATES[:1], PSNRS[:1], use_package))
+
+
+def test_bd_package_matches_own_and_handles_unsorted():
+    rt, qt = [1.5, 0.25, 0.5, 0.9], [35.0, 28.4, 30.9, 33.0]
+    ours = bd.bd_rate(RATES, PSNRS, rt, qt, use_package=False)
+    assert bd.bd_rate(RATES, PSNRS, rt, qt, use_package=True) == pytest.approx(ours, abs=1e-9)
+    assert -60 < ours < 60 and ours != 0
+    r, q = bd.monotone_curve([0.4, 0.2, 0.3, 0.8], [31, 28, 27, 33])   # (0.3, 27) is dominated
+    assert list(r) == [0.2, 0.4, 0.8] and list(q) == [28, 31, 33]
+    half = [x / 2 for x in RATES]
+    rows = bd.bd_table({"a": (RATES, PSNRS), "b": (half, PSNRS)}, "a")
+    assert [round(x["bd_rate_pct"], 6) for x in rows] == [0.0, -50.0]
+
+
+# ------------------------------------------------------------------ sweeps
+
+def test_sweep_rows_errors_and_merge(quant, tmp_path):
+    from ncodec import api
+    items = [_img(24, 20, 0, "a.png"), _img(40, 36, 1, "b.png")]
+    rows = sweep.run_sweep(items, [quant, "zstd"], {quant: [1, 16], "zstd": [1, 3]}, dataset="toy",
+                           workers=1, progress=False)
+    assert len(rows) == 2 * 2 * 2
+    assert {(r["codec"], r["quality"], r["item"]) for r in rows} == \
+        {(c, q, n) for c, qs in ((quant, (1, 16)), ("zstd", (1, 3))) for q in qs for n in ("a.png", "b.png")}
+    for r in rows:
+        assert r["error"] is None
+        file = api.compress_items([items[r["index"]]], codec=r["codec"], quality=r["quality"], archive=False).data
+        assert r["bits"] == 8 * len(file) and r["payload_bits"] < r["bits"]
+        assert r["rate"] == pytest.approx(r["bits"] / r["units"]) and r["rate_unit"] == "bpp"
+        assert r["enc_s"] >= 0 and r["dec_s"] >= 0
+    by = {(r["codec"], r["quality"], r["item"]): r for r in rows}
+    assert by[("zstd", 3, "a.png")]["exact"] and by[(quant, 1, "a.png")]["exact"]
+    lossy = by[(quant, 16, "b.png")]
+    assert not lossy["exact"] and 20 < lossy["psnr"] < 45 and 0 < lossy["ms_ssim"] < 1   # 36 px: window 3
+    assert by[(quant, 16, "a.png")]["ms_ssim"] is None                                   # 20 px: too small
+    assert lossy["bits"] < by[(quant, 1, "b.png")]["bits"]
+
+    # one failing item is an error row, not a crash
+    bad = sweep.run_sweep([items[0], _img(13, 20, 2, "bad.png")], [quant, "no-such-codec"], {quant: [4]},
+                          dataset="toy", workers=1, progress=False)
+    errs = {r["item"]: r["error"] for r in bad if r["codec"] == quant}
+    assert errs["a.png"] is None and "13-row" in errs["bad.png"]
+    assert all("unknown codec" in r["error"] for r in bad if r["codec"] == "no-such-codec")
+    pts = sweep.aggregate(bad)
+    q4 = next(p for p in pts if p["codec"] == quant)
+    assert q4["items"] == 1 and q4["errors"] == 1
+
+    # results merge across runs; a rerun replaces rows with the same key
+    out = tmp_path / "r.json"
+    sweep.save_results(out, rows)
+    sweep.save_results(out, bad)
+    merged = sweep.load_results(out)["rows"]
+    assert len(merged) == len(rows) + len(bad)
+    sweep.save_results(out, bad)
+    assert len(sweep.load_results(out)["rows"]) == len(merged)
+    assert (tmp_path / "r.csv").read_text().count("\n") == len(merged) + 1
+
+
+def test_sweep_process_pool_matches_serial():
+    items = [_img(16, 16, 3, "p.png"), _img(20, 16, 4, "q.png")]
+    serial = sweep.run_sweep(items, ["zstd"], {"zstd": [1, 5]}, workers=1, progress=False)
+    pooled = sweep.run_sweep(items, ["zstd"], {"zstd": [1, 5]}, workers=2, progress=False)
+    assert [(r["item"], r["quality"], r["bits"]) for r in serial] == \
+        [(r["item"], r["quality"], r["bits"]) for r in pooled]
+
+
+def test_codec_levels_defaults():
+    assert sweep.codec_levels("png") == [0]
+    assert sweep.codec_levels("zstd", [2, 9]) == [2, 9]
+    lv = sweep.codec_levels("zstd")
+    assert len(lv) >= 2 and lv == sorted(lv)
+
+
+# ------------------------------------------------------------------ downstream tasks + report
+
+def _task_rows():
+    base_row = {"kind": "task", "dataset": "toy", "item": "*", "n": 100, "subset": "all", "rate_unit": "bpp",
+                "clean_accuracy": 0.95}
+    acc = {(1, 0.3): 0.70, (2, 0.6): 0.945, (3, 1.2): 0.93, (4, 2.0): 0.95}
+    rows = [dict(base_row, codec="original", quality=0, rate=8.0, accuracy=0.95, feat_dist=0.0)]
+    rows += [dict(base_row, codec="c1", quality=q, rate=r, accuracy=a, feat_dist=1 / q, acc_drop_pts=100 * (0.95 - a))
+             for (q, r), a in acc.items()]
+    return rows
+
+
+def test_lowest_rate_within_one_point():
+    from ncodec.eval.downstream import lowest_rate_within
+    low = lowest_rate_within(_task_rows())
+    assert len(low) == 1 and low[0]["codec"] == "c1"
+    # q2 is within 1 pt but q3 (higher rate) drops 2 pts: accuracy must *stay* within, so q3's next level wins
+    assert low[0]["min_rate"] == 2.0 and low[0]["quality"] == 4
+
+
+def test_task_eval_rows_with_fake_codec(quant):
+    import torch
+    from ncodec.eval.downstream import run_task_eval
+    from ncodec.models.classifiers import build
+    torch.manual_seed(0)
+    model = build("image28").eval()
+    rows = run_task_eval("mnist", [quant], {quant: [1, 64]}, limit=40, workers=1, progress=False, model=model)
+    by = {(r["codec"], r["quality"]): r for r in rows}
+    clean = by[("original", 0)]["accuracy"]
+    exact = by[(quant, 1)]
+    assert exact["accuracy"] == clean and exact["feat_dist"] == pytest.approx(0.0, abs=1e-9)
+    assert exact["exact"] == 40 and exact["n"] == 40
+    coarse = by[(quant, 64)]
+    assert coarse["feat_dist"] > 0 and coarse["bits"] < exact["bits"] and coarse["rate"] == coarse["bits"] / (40 * 784)
+
+
+def test_report_and_plots_render(quant, tmp_path):
+    from ncodec.eval.report import render
+    items = [_img(24, 20, 0, "a.png"), _img(40, 36, 1, "b.png")]
+    rows = sweep.run_sweep(items, [quant, "zstd"], {quant: [2, 8, 32], "zstd": [1, 3]}, dataset="toy",
+                           workers=1, progress=False)
+    out = sweep.save_results(tmp_path / "res.json", rows + _task_rows())
+    md = render(sweep.load_results(out), tmp_path / "res.md", anchor=quant)
+    text = md.read_text()
+    assert "## Rate–distortion: toy" in text and "## Downstream task: toy" in text
+    assert "BD-rate against **test-quant**" in text and "within 1 point" in text
+    assert (tmp_path / "res_rd_toy.png").stat().st_size > 1000 and (tmp_path / "res_task_toy.png").exists()
+    assert "](res_rd_toy.png)" in text
+
+
+# ------------------------------------------------------------------ shipped classifiers
+
+@pytest.mark.parametrize("task,floor", [("mnist", 0.97), ("fashion-mnist", 0.85), ("fsdd", 0.9)])
+def test_shipped_classifier_loads_and_classifies(task, floor):
+    from ncodec.eval.downstream import classify, subset
+    from ncodec.eval.tasks import get_task, load_classifier
+    from ncodec.weights import manifest
+    t = get_task(task)
+    entry = manifest().get(t.weights)
+    assert entry is not None, f"{t.weights} is not shipped"
+    assert "command" in entry and entry["clean_test_accuracy"] > floor
+    model = load_classifier(t)
+    items, labels = t.load("test")
+    idx = subset(len(items), 300, seed=1)
+    pred, dist = classify(model, t, [items[i].data for i in idx], [items[i].data for i in idx])
+    assert np.mean(pred == labels[idx]) > floor
+    assert np.allclose(dist, 0.0, atol=1e-6)
+
+
+# ------------------------------------------------------------------ CLI
+
+def test_cli_rd_bd_report(cli, tmp_path):
+    from PIL import Image
+    d = tmp_path / "imgs"
+    d.mkdir()
+    for i in range(2):
+        Image.fromarray(_img(48, 40, i, "x").data).save(d / f"im{i}.png")
+    res = tmp_path / "r.json"
+    p = cli("eval", "rd", "--codec", "zstd,png", "--data", str(d), "--levels", "zstd=1,5", "--workers", "1",
+            "--quiet", "--out", str(res), check=True)
+    assert b"wrote" in p.stdout
+    rows = json.loads(res.read_text())["rows"]
+    assert len(rows) == 2 * 3 and all(r["exact"] for r in rows)
+    p = cli("eval", "bd", str(res), "--anchor", "webp")
+    assert p.returncode == 0 and b"skipped" in p.stdout
+    p = cli("eval", "report", str(res), "-o", str(tmp_path / "rep.md"), check=True)
+    assert (tmp_path / "rep.md").read_text().startswith("# ncodec evaluation")
+    p = cli("eval", "bd", str(tmp_path / "missing.json"))
+    assert p.returncode == 2 and p.stderr.decode().startswith("ncodec: error:")
