@@ -41,6 +41,8 @@ def media_of_path(path: str | Path) -> str:
 def image_from_bytes(raw: bytes, name: str = "") -> Item:
     """Decode an image file's bytes to (H, W) or (H, W, C) uint8/uint16."""
     from PIL import Image, UnidentifiedImageError
+    if raw[:8] == b"\x89PNG\r\n\x1a\n" and len(raw) > 24 and raw[24] == 16:
+        return _png16_from_bytes(raw, name)   # Pillow would cut 16-bit RGB(A) to 8 bits
     try:
         with Image.open(_io.BytesIO(raw)) as im:
             im.load()
@@ -60,6 +62,20 @@ def image_from_bytes(raw: bytes, name: str = "") -> Item:
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise InputError(f"not a readable image ({name or 'input'}): {exc}") from exc
     return Item.from_array(arr, "image", name=name)
+
+
+def _png16_from_bytes(raw: bytes, name: str = "") -> Item:
+    """16-bit PNG (gray, gray+alpha, RGB, RGBA) to uint16 (H, W) / (H, W, 3|4) via imagecodecs."""
+    import imagecodecs
+    try:
+        arr = imagecodecs.png_decode(raw)
+    except Exception as exc:  # imagecodecs raises PngError / ValueError
+        raise InputError(f"not a readable image ({name or 'input'}): {exc}") from exc
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    elif arr.ndim == 3 and arr.shape[2] == 2:
+        arr = np.concatenate([np.repeat(arr[:, :, :1], 3, axis=2), arr[:, :, 1:]], axis=2)
+    return Item.from_array(arr.astype(np.uint16), "image", name=name)
 
 
 def audio_from_bytes(raw: bytes, name: str = "") -> Item:
@@ -153,7 +169,12 @@ def item_to_bytes(item: Item, suffix: str) -> bytes:
         arr = item.data
         fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF",
                ".webp": "WEBP", ".ppm": "PPM", ".pgm": "PPM"}.get(suffix, "PNG")
-        im = Image.fromarray(arr) if arr.dtype != np.uint16 else Image.fromarray(arr, mode="I;16")
+        if arr.dtype == np.uint16 and fmt == "PNG":
+            import imagecodecs   # Pillow has no 16-bit RGB(A) mode; imagecodecs' PNG keeps every layout
+            return imagecodecs.png_encode(arr, level=9)
+        if arr.dtype == np.uint16 and arr.ndim == 3:
+            raise UnsupportedInputError(f"16-bit colour images can only be written as .png, not {suffix}")
+        im = Image.fromarray(arr)
         buf = _io.BytesIO()
         im.save(buf, format=fmt, **({"lossless": True} if fmt == "WEBP" else {}))
         return buf.getvalue()
@@ -204,10 +225,15 @@ def write_video_file(item: Item, path: str | Path, force: bool = False, crf: int
     def build(tmp_path: str) -> None:
         with av.open(tmp_path, "w", format=path.suffix.lstrip(".") or "mp4") as out:
             rate = item.meta.frame_rate or DEFAULT_FRAME_RATE
-            st = out.add_stream("libx264", rate=rate)
+            if crf == 0:   # exact RGB: libx264rgb at qp 0 (yuv444p would round in the colour conversion)
+                st = out.add_stream("libx264rgb", rate=rate)
+                st.pix_fmt = "rgb24"
+                st.options = {"qp": "0"}
+            else:
+                st = out.add_stream("libx264", rate=rate)
+                st.pix_fmt = "yuv444p"
+                st.options = {"crf": str(crf)}
             st.height, st.width = item.data.shape[1:3]
-            st.pix_fmt = "yuv444p"
-            st.options = {"crf": str(crf)}
             for frame in item.data:
                 for pkt in st.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[..., :3]), format="rgb24")):
                     out.mux(pkt)
