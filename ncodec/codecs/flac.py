@@ -11,6 +11,25 @@ from ..item import Item, ItemMeta
 from .base import Codec, register
 
 
+def _strip_metadata(flac: bytes) -> bytes:
+    """Keep only the STREAMINFO block: libsndfile's VORBIS_COMMENT (~44 B) carries nothing we need."""
+    if flac[:4] != b"fLaC":
+        return flac
+    pos, keep = 4, []
+    while pos + 4 <= len(flac):
+        head = flac[pos]
+        length = int.from_bytes(flac[pos + 1:pos + 4], "big")
+        if head & 0x7F == 0:
+            keep.append(bytearray(flac[pos:pos + 4 + length]))
+        pos += 4 + length
+        if head & 0x80:
+            break
+    if len(keep) != 1:
+        return flac
+    keep[0][0] |= 0x80                      # STREAMINFO becomes the last metadata block
+    return b"fLaC" + bytes(keep[0]) + flac[pos:]
+
+
 @register
 class FLAC(Codec):
     name = "flac"
@@ -34,7 +53,7 @@ class FLAC(Codec):
         subtype = "PCM_16" if item.meta.dtype == "int16" else "PCM_24"
         sf.write(buf, item.data, item.meta.sample_rate, format="FLAC", subtype=subtype,
                  compression_level=quality / 8)
-        return buf.getvalue()
+        return _strip_metadata(buf.getvalue())
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         data, _ = sf.read(io.BytesIO(payload), dtype=meta.dtype, always_2d=False)
