@@ -78,8 +78,8 @@ class HCLTCodec(Codec):
         self._pending = (quality, x, {row.tobytes() for row in x})
         out: list[bytes] = []
         for s in range(0, len(x), CHUNK):
-            syms, pmfs = encode_tables(tables, x[s:s + CHUNK])
-            out += rans_encode(syms, pmfs)
+            _, freq, start = encode_tables(tables, x[s:s + CHUNK])
+            out += rans_encode(freq, start)
         return out
 
     def decode_batch(self, payloads: Sequence[bytes], metas: Sequence[ItemMeta], quality: int) -> list[Item]:

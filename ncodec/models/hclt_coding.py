@@ -12,6 +12,7 @@ exact chain-rule split of the same 256-way conditional that makes tables 8x smal
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,11 +25,17 @@ MSG_BITS = 20          # messages are rescaled to integers in [0, 2**MSG_BITS] b
 TAB_BITS = 26          # emission / transition probabilities as integers of 2**TAB_BITS
 NIB = 16               # pixel = high nibble * 16 + low nibble
 
+# seconds spent in each stage (model math / float->int tables / rANS), for benchmark reports
+TIMERS = {"model": 0.0, "quantize": 0.0, "rans": 0.0}
+
 
 def _renorm(a: np.ndarray) -> np.ndarray:
-    """Rows rescaled so their max is 2**MSG_BITS, rounded to integers (element-wise, exact IEEE)."""
-    r = a.max(axis=1, keepdims=True)
-    return np.rint(a / r * float(1 << MSG_BITS))
+    """Rows scaled by a power of two so their max lies in [2**(MSG_BITS-1), 2**MSG_BITS), rounded to integers.
+
+    Power-of-two scaling is exact, and the rounding is element-wise IEEE: batch-invariant.
+    """
+    _, e = np.frexp(a.max(axis=1, keepdims=True))
+    return np.rint(a * np.ldexp(1.0, MSG_BITS - e))
 
 
 @dataclass
@@ -38,7 +45,8 @@ class CodingTables:
     order: np.ndarray            # (D,) coding order (DFS pre-order)
     parent: np.ndarray           # (D,)
     closes: list[list[int]]      # closes[t]: nodes whose subtree is complete after step t (deepest first)
-    emit: np.ndarray             # (D, K, V) integer-valued float64
+    emit_t: np.ndarray           # (D, V, K) integer-valued float64: emission columns by pixel value
+    emit_lo: np.ndarray          # (D, 16, K, 16) [i, high nibble, state, low nibble]
     emit_hi: np.ndarray          # (D, K, 16) sums over each high nibble
     trans: np.ndarray            # (D, K, K) [i, parent state, child state]
     prior: np.ndarray            # (K,)
@@ -70,7 +78,9 @@ class CodingTables:
                         break
                     node = p
             closes.append(done)
-        return cls(order, tree.parent.copy(), closes, emit, emit_hi, trans, prior)
+        emit_t = np.ascontiguousarray(emit.transpose(0, 2, 1))
+        emit_lo = np.ascontiguousarray(emit.reshape(emit.shape[0], k, NIB, NIB).transpose(0, 2, 1, 3))
+        return cls(order, tree.parent.copy(), closes, emit_t, emit_lo, emit_hi, trans, prior)
 
     def walk(self, batch: int):
         """Generator over the 2*D coding steps: yields float tables (B, 16); send back the coded symbols."""
@@ -85,10 +95,8 @@ class CodingTables:
                 d = _renorm(_renorm(delta[p] * msg[p]) @ self.trans[i])
             delta[i] = d
             hi = yield d @ self.emit_hi[i]                                   # (B, 16)
-            sl = self.emit[i].reshape(-1, NIB, NIB)[:, hi, :].transpose(1, 0, 2)   # (B, K, 16)
-            lo = yield np.matmul(d[:, None, :], sl)[:, 0, :]                 # (B, 16)
-            x = hi * NIB + lo
-            msg[i] = self.emit[i][:, x].T.copy()                             # (B, K)
+            lo = yield np.matmul(d[:, None, :], self.emit_lo[i][hi])[:, 0, :]   # (B, 16)
+            msg[i] = self.emit_t[i][hi * NIB + lo]                            # (B, K)
             for j in self.closes[t]:
                 pj = int(self.parent[j])
                 if pj >= 0:
@@ -106,17 +114,35 @@ def symbols_of(x: np.ndarray, order: np.ndarray) -> np.ndarray:
     return out
 
 
-def encode_tables(tables: CodingTables, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(B, D) pixels -> (symbols (B, 2D), integer PMFs (B, 2D, 16)) of every coding step."""
+def encode_tables(tables: CodingTables, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(B, D) pixels -> symbols, their integer frequencies and cumulative starts (each (B, 2D)).
+
+    Each step's (B, 16) table goes through ``quantize_probs`` on its own, exactly as the decoder
+    sees it (small cache-resident calls; rows are independent so the result is the same either way).
+    """
     syms = symbols_of(x, tables.order)
-    b = syms.shape[0]
-    floats = np.empty((b, syms.shape[1], NIB))
+    b, n = syms.shape
+    freq = np.empty((b, n), dtype=np.int64)
+    start = np.empty((b, n), dtype=np.int64)
+    rows = np.arange(b)
+    tm = tq = 0.0
+    t0 = time.perf_counter()
     gen = tables.walk(b)
-    floats[:, 0] = next(gen)
-    for s in range(1, syms.shape[1]):
-        floats[:, s] = gen.send(syms[:, s - 1])
+    tab = next(gen)
+    for s in range(n):
+        t1 = time.perf_counter()
+        pmf = quantize_probs(tab)
+        tq += time.perf_counter() - t1
+        sym = syms[:, s]
+        freq[:, s] = pmf[rows, sym]
+        cdf = np.cumsum(pmf, axis=1)
+        start[:, s] = cdf[rows, sym] - freq[:, s]
+        if s + 1 < n:
+            tab = gen.send(sym)
     gen.close()
-    return syms, quantize_probs(floats)
+    TIMERS["model"] += time.perf_counter() - t0 - tq
+    TIMERS["quantize"] += tq
+    return syms, freq, start
 
 
 # ------------------------------------------------------------------ batched rANS (one stream per item)
@@ -126,22 +152,22 @@ _MASK = np.uint64((1 << _PREC) - 1)
 _L = np.uint64(1 << 32)
 
 
-def rans_encode(symbols: np.ndarray, pmfs: np.ndarray) -> list[bytes]:
-    """Code row b of ``symbols`` (B, S) with ``pmfs`` (B, S, A) (rows sum to 2**24) into its own payload.
+def rans_encode(freq: np.ndarray, start: np.ndarray) -> list[bytes]:
+    """Code row b's symbols, given as integer frequencies / cumulative starts (B, S) of 24-bit tables, into its own payload.
 
     rANS with a 64-bit state and 32-bit words, started at state 0 so short messages pay no start-up
     cost. Payload = emitted words in decoding order, then the final state's significant bytes.
     """
-    b, n = symbols.shape
-    cdf = np.concatenate([np.zeros(pmfs.shape[:2] + (1,), np.int64), np.cumsum(pmfs, axis=2)], axis=2)
-    rows = np.arange(b)
+    t0 = time.perf_counter()
+    b, n = freq.shape
+    fr = np.ascontiguousarray(freq.T, dtype=np.uint64)             # (S, B): one contiguous row per step
+    st = np.ascontiguousarray(start.T, dtype=np.uint64)
     x = np.zeros(b, dtype=np.uint64)
     em_stream, em_word = [], []
     for s in range(n - 1, -1, -1):
-        sym = symbols[:, s]
-        f = pmfs[rows, s, sym].astype(np.uint64)
-        c = cdf[rows, s, sym].astype(np.uint64)
-        flush = x >= (f << np.uint64(64 - _PREC - 32 + 32))           # x >= f * 2**40
+        f = fr[s]
+        c = st[s]
+        flush = x >= (f << np.uint64(64 - _PREC))                      # x >= f * 2**40: emit a word
         if flush.any():
             idx = np.flatnonzero(flush)
             em_stream.append(idx)
@@ -150,12 +176,12 @@ def rans_encode(symbols: np.ndarray, pmfs: np.ndarray) -> list[bytes]:
         x = ((x // f) << np.uint64(_PREC)) + (x % f) + c
     out = []
     if em_stream:
-        st = np.concatenate(em_stream)
+        es = np.concatenate(em_stream)
         wd = np.concatenate(em_word)
         # words were emitted in reverse coding order; the decoder reads the last emitted first
-        ordr = np.argsort(st, kind="stable")
-        st, wd = st[ordr], wd[ordr]
-        bounds = np.searchsorted(st, np.arange(b + 1))
+        ordr = np.argsort(es, kind="stable")
+        es, wd = es[ordr], wd[ordr]
+        bounds = np.searchsorted(es, np.arange(b + 1))
     else:
         wd = np.zeros(0, np.uint32)
         bounds = np.zeros(b + 1, dtype=np.int64)
@@ -163,6 +189,7 @@ def rans_encode(symbols: np.ndarray, pmfs: np.ndarray) -> list[bytes]:
         words = wd[bounds[r]:bounds[r + 1]][::-1]
         state = int(x[r]).to_bytes(8, "little").rstrip(b"\0")
         out.append(words.astype("<u4").tobytes() + state)
+    TIMERS["rans"] += time.perf_counter() - t0
     return out
 
 
@@ -220,15 +247,25 @@ def decode_pixels(tables: CodingTables, payloads: list[bytes]) -> np.ndarray:
     dec = RansDecoder(payloads)
     d = len(tables.order)
     out = np.empty((b, 2 * d), dtype=np.int64)
+    tq = tr = 0.0
+    t_start = time.perf_counter()
     gen = tables.walk(b)
     tab = next(gen)
     for s in range(2 * d):
-        sym = dec.decode(quantize_probs(tab))
+        t0 = time.perf_counter()
+        pmf = quantize_probs(tab)
+        t1 = time.perf_counter()
+        sym = dec.decode(pmf)
+        tq += t1 - t0
+        tr += time.perf_counter() - t1
         out[:, s] = sym
         if s + 1 < 2 * d:
             tab = gen.send(sym)
     gen.close()
     dec.check_done()
+    TIMERS["model"] += time.perf_counter() - t_start - tq - tr
+    TIMERS["quantize"] += tq
+    TIMERS["rans"] += tr
     pix = np.empty((b, d), dtype=np.uint8)
     pix[:, tables.order] = (out[:, 0::2] * NIB + out[:, 1::2]).astype(np.uint8)
     return pix

@@ -1,0 +1,120 @@
+"""Benchmark of the lossless ``hclt`` codec: MNIST / Fashion-MNIST test sets as one archive each
+(real file bits/dim incl. header + index, the circuit's ideal bits/dim), encode/decode images/s
+split into model math / float->int tables / rANS, model size and training time, beside per-image
+classical codecs. Writes benchmarks/results/hclt.json.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from ..api import compress_items, decompress_bytes
+from ..codecs.base import available
+from ..errors import NcodecError
+from ..item import Item
+from ..train.data import load_mnist
+from ._common import print_table, write_results
+
+DATASETS = {"mnist": 1, "fashion-mnist": 2}
+BASELINES = [("png", None), ("webp-lossless", 9), ("jpegxl-lossless", 9)]
+PAPER = {"mnist": {"HCLT (paper)": 1.20, "BitSwap": 1.27, "IDF": 1.90},
+         "fashion-mnist": {"HCLT (paper)": 3.34, "BitSwap": 3.28, "IDF": 3.47}}
+
+
+def _timed(fn):
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - t0, time.process_time() - c0
+
+
+def hclt_row(data: str, imgs: np.ndarray) -> dict:
+    """Archive of every image through ``hclt`` with the data set's weights; real + ideal bpd, speed split."""
+    from ..codecs.hclt import WEIGHTS, load_weights
+    from ..models.hclt_coding import TIMERS
+    from ..weights import manifest, weight_path
+
+    q = DATASETS[data]
+    load_weights(WEIGHTS[q])                          # load once, outside the timings
+    n = len(imgs)
+    TIMERS.update(model=0.0, quantize=0.0, rans=0.0)
+    res, _, _ = _timed(lambda: compress_items([Item.from_array(imgs, "tensor")], codec="hclt", quality=q))
+    enc_t = dict(TIMERS)
+    # time the codec's encode alone (the API call above also evaluates every image's ideal bits)
+    items = [Item.from_array(a, "image") for a in imgs]
+    from ..codecs import get_codec
+    TIMERS.update(model=0.0, quantize=0.0, rans=0.0)
+    _, _, enc_cpu = _timed(lambda: get_codec("hclt").encode_batch(items, q))
+    enc_t = dict(TIMERS)
+    TIMERS.update(model=0.0, quantize=0.0, rans=0.0)
+    out, dec_s, dec_cpu = _timed(lambda: decompress_bytes(res.data))
+    dec_t = dict(TIMERS)
+    exact = all(a.same_data(b) for a, b in zip(res.items, out))
+    entry = manifest().get(WEIGHTS[q], {})
+    ms = lambda t: 1000 * t / n                       # noqa: E731 - per-image milliseconds
+    return {"data": data, "codec": f"hclt q{q}", "images": n, "file_bytes": len(res.data),
+            "real_bpd": 8 * len(res.data) / res.numel, "ideal_bpd": res.ideal_bits / res.numel,
+            "enc_img_s": n / res.encode_s, "dec_img_s": n / dec_s,
+            "enc_img_per_cpu_s": n / enc_cpu, "dec_img_per_cpu_s": n / dec_cpu,
+            "enc_ms_model": ms(enc_t["model"]), "enc_ms_tables": ms(enc_t["quantize"]), "enc_ms_rans": ms(enc_t["rans"]),
+            "dec_ms_model": ms(dec_t["model"]), "dec_ms_tables": ms(dec_t["quantize"]), "dec_ms_rans": ms(dec_t["rans"]),
+            "model_bytes": weight_path(WEIGHTS[q]).stat().st_size,
+            "latents": entry.get("latents"), "train_cpu_min": entry.get("train_cpu_minutes"),
+            "train_steps": entry.get("steps"), "exact": exact}
+
+
+def baseline_row(data: str, imgs: np.ndarray, codec: str, quality: int | None) -> dict:
+    """The same archive through a classical codec (one record per image)."""
+    n = len(imgs)
+    res, enc_s, _ = _timed(lambda: compress_items([Item.from_array(imgs, "tensor")], codec=codec, quality=quality))
+    out, dec_s, _ = _timed(lambda: decompress_bytes(res.data))
+    exact = all(a.same_data(b) for a, b in zip(res.items, out))
+    return {"data": data, "codec": f"{codec} q{res.quality}", "images": n, "file_bytes": len(res.data),
+            "real_bpd": 8 * len(res.data) / res.numel, "enc_img_s": n / enc_s, "dec_img_s": n / dec_s,
+            "exact": exact}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``ncodec bench hclt [--limit N] [--data mnist fashion-mnist] [--no-baselines]``."""
+    ap = argparse.ArgumentParser(prog="ncodec bench hclt", description=__doc__)
+    ap.add_argument("--data", nargs="+", choices=list(DATASETS), default=list(DATASETS))
+    ap.add_argument("--limit", type=int, default=0, help="first N test images only (default: all 10k)")
+    ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument("--threads", type=int, default=0, help="torch/BLAS threads (0: default)")
+    args = ap.parse_args(argv)
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    names = available()
+    rows = []
+    for data in args.data:
+        imgs, _ = load_mnist(data, "test")
+        if args.limit:
+            imgs = imgs[:args.limit]
+        rows.append(hclt_row(data, imgs))
+        print(f"{data}: hclt real {rows[-1]['real_bpd']:.4f} bpd, ideal {rows[-1]['ideal_bpd']:.4f}", flush=True)
+        if not args.no_baselines:
+            for codec, q in BASELINES:
+                if codec in names:
+                    try:
+                        rows.append(baseline_row(data, imgs, codec, q))
+                    except NcodecError as exc:
+                        print(f"skip {codec}: {exc}")
+        for name, bpd in PAPER[data].items():
+            rows.append({"data": data, "codec": name, "real_bpd": None, "ideal_bpd": bpd, "exact": "literature"})
+    cols = ["data", "codec", "images", "file_bytes", "real_bpd", "ideal_bpd", "enc_img_s", "dec_img_s", "exact"]
+    print_table(rows, cols, title="Lossless 28x28 archives (real = 8*file bytes incl. header/index / pixels)")
+    split = ["data", "codec", "enc_img_per_cpu_s", "dec_img_per_cpu_s", "enc_ms_model", "enc_ms_tables",
+             "enc_ms_rans", "dec_ms_model", "dec_ms_tables", "dec_ms_rans", "model_bytes", "latents",
+             "train_cpu_min"]
+    print()
+    print_table([r for r in rows if r["codec"].startswith("hclt")], split,
+                title="hclt time split (ms per image, wall) and throughput per CPU-second")
+    out = write_results("hclt", rows, limit=args.limit or None)
+    print(f"\nwrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
