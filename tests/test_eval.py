@@ -165,11 +165,12 @@ def test_sweep_process_pool_matches_serial():
         [(r["item"], r["quality"], r["bits"]) for r in pooled]
 
 
-def test_codec_levels_defaults():
+def test_codec_levels_defaults(quant):
     assert sweep.codec_levels("png") == [0]
+    assert sweep.codec_levels("zstd") == [base.get_codec("zstd").default_quality]   # lossless: effort knob
     assert sweep.codec_levels("zstd", [2, 9]) == [2, 9]
-    lv = sweep.codec_levels("zstd")
-    assert len(lv) >= 2 and lv == sorted(lv)
+    lv = sweep.codec_levels(quant)
+    assert len(lv) == 6 and lv == sorted(set(lv)) and 1 < lv[0] and lv[-1] < 128
 
 
 # ------------------------------------------------------------------ downstream tasks + report
@@ -243,21 +244,24 @@ def test_shipped_classifier_loads_and_classifies(task, floor):
 
 # ------------------------------------------------------------------ CLI
 
-def test_cli_rd_bd_report(cli, tmp_path):
+def test_cli_rd_bd_report(tmp_path, capsys):
     from PIL import Image
+    from ncodec.cli.main import main
     d = tmp_path / "imgs"
     d.mkdir()
     for i in range(2):
         Image.fromarray(_img(48, 40, i, "x").data).save(d / f"im{i}.png")
     res = tmp_path / "r.json"
-    p = cli("eval", "rd", "--codec", "zstd,png", "--data", str(d), "--levels", "zstd=1,5", "--workers", "1",
-            "--quiet", "--out", str(res), check=True)
-    assert b"wrote" in p.stdout
+    assert main(["eval", "rd", "--codec", "zstd,png", "--data", str(d), "--levels", "zstd=1,5", "--workers", "1",
+                 "--quiet", "--out", str(res)]) == 0
+    assert "wrote" in capsys.readouterr().out
     rows = json.loads(res.read_text())["rows"]
     assert len(rows) == 2 * 3 and all(r["exact"] for r in rows)
-    p = cli("eval", "bd", str(res), "--anchor", "webp")
-    assert p.returncode == 0 and b"skipped" in p.stdout
-    p = cli("eval", "report", str(res), "-o", str(tmp_path / "rep.md"), check=True)
+    assert main(["eval", "bd", str(res), "--anchor", "webp"]) == 0
+    assert "skipped" in capsys.readouterr().out
+    assert main(["eval", "report", str(res), "-o", str(tmp_path / "rep.md")]) == 0
     assert (tmp_path / "rep.md").read_text().startswith("# ncodec evaluation")
-    p = cli("eval", "bd", str(tmp_path / "missing.json"))
-    assert p.returncode == 2 and p.stderr.decode().startswith("ncodec: error:")
+    capsys.readouterr()
+    assert main(["eval", "bd", str(tmp_path / "missing.json")]) == 2
+    assert capsys.readouterr().err.startswith("ncodec: error:")
+    assert main(["eval", "rd", "--codec", "zstd", "--data", "no-such-set"]) == 2

@@ -37,14 +37,21 @@ def plot_curves(points: Sequence[dict], metrics: Sequence[str], path: str | Path
     for ax, m in zip(axes[0], metrics):
         for codec, pts in _series(points, m).items():
             xs, ys = zip(*pts)
-            ax.plot(xs, ys, marker="o", markersize=4, linewidth=1.6, label=codec)
+            if len(pts) == 1:      # a lossless codec or a single level: a point, not a curve
+                ax.plot(xs, ys, marker="*", markersize=11, linestyle="none", label=codec)
+            else:
+                ax.plot(xs, ys, marker="o", markersize=4, linewidth=1.6, label=codec)
         if clean is not None and m == "accuracy":
             ax.axhline(100 * clean, color="k", linestyle="--", linewidth=1, label="clean")
             ax.axhline(100 * clean - 1, color="gray", linestyle=":", linewidth=1, label="clean − 1 pt")
         ax.set_xlabel(f"rate ({unit}, real file bytes)")
         ax.set_ylabel(LABELS.get(m, m))
         if log_x:
+            from matplotlib.ticker import LogLocator, ScalarFormatter
             ax.set_xscale("log")
+            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.xaxis.set_minor_formatter(ScalarFormatter())
+            ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.grid(True, alpha=0.3, which="both")
         ax.legend(fontsize=8)
     if title:

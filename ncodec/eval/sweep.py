@@ -29,6 +29,7 @@ DEFAULT_LEVELS: dict[str, list[int]] = {
     "webp": [10, 25, 45, 65, 80, 92],
     "avif": [20, 35, 50, 62, 75, 88],
     "jpegxl": [15, 30, 50, 70, 85, 95],
+    "opus": [6, 8, 12, 16, 24, 32],
 }
 
 
@@ -69,13 +70,14 @@ def load_dataset(name: str, limit: int | None = None) -> list[Item]:
 
 def codec_levels(codec: str, levels: Sequence[int] | None = None, n: int = 6) -> list[int]:
     """Quality levels to sweep: the ones asked for, else the codec's ``sweep_levels``, our table,
-    or ``n`` levels spread inside its quality range; [q] for codecs without a knob."""
+    or ``n`` levels spread inside its quality range; [default] for lossless codecs and codecs
+    without a knob."""
     from ..codecs import get_codec
     c = get_codec(codec)
-    if c.qualities is None:
-        return [c.resolve_quality(None)]
     if levels:
         return [int(q) for q in levels]
+    if c.qualities is None or c.lossless:      # a lossless codec's knob is effort, not distortion
+        return [c.resolve_quality(None)]
     own = getattr(c, "sweep_levels", None)
     if own:
         return [int(q) for q in own]
