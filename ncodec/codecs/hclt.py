@@ -20,6 +20,23 @@ SHAPE = (28, 28)
 CHUNK = 512            # images per lock-step batch (memory bound only; results do not depend on it)
 
 
+def _workers(n_chunks: int) -> int:
+    """Threads for independent chunks ($NCODEC_THREADS, default: up to 2 cores); numpy releases the GIL."""
+    import os
+    want = int(os.environ.get("NCODEC_THREADS", "0")) or min(2, os.cpu_count() or 1)
+    return max(1, min(want, n_chunks))
+
+
+def _map_chunks(fn, chunks: list) -> list:
+    """fn over chunks, in order; on worker threads when there are several chunks."""
+    n = _workers(len(chunks))
+    if n == 1:
+        return [fn(c) for c in chunks]
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(fn, chunks))
+
+
 @lru_cache(maxsize=None)
 def load_weights(name: str):
     """(float64 HCLT, integer CodingTables) of shipped weights ``name`` (sha-checked, cached)."""
@@ -76,11 +93,11 @@ class HCLTCodec(Codec):
         _, tables = load_weights(WEIGHTS[quality])
         x = self._pixels(items)
         self._pending = (quality, x, {row.tobytes() for row in x})
-        out: list[bytes] = []
-        for s in range(0, len(x), CHUNK):
-            _, freq, start = encode_tables(tables, x[s:s + CHUNK])
-            out += rans_encode(freq, start)
-        return out
+        def one(xc: np.ndarray) -> list[bytes]:
+            _, freq, start = encode_tables(tables, xc)
+            return rans_encode(freq, start)
+        chunks = [x[s:s + CHUNK] for s in range(0, len(x), CHUNK)]
+        return [p for part in _map_chunks(one, chunks) for p in part]
 
     def decode_batch(self, payloads: Sequence[bytes], metas: Sequence[ItemMeta], quality: int) -> list[Item]:
         from ..models.hclt_coding import decode_pixels
@@ -88,11 +105,10 @@ class HCLTCodec(Codec):
             if m.numel != 784 or m.dtype != "uint8" or m.media != "image":
                 raise CodecError(f"hclt: stored metadata {m.shape} {m.dtype} is not a 28x28 uint8 image")
         _, tables = load_weights(WEIGHTS[quality])
-        out: list[Item] = []
-        for s in range(0, len(payloads), CHUNK):
-            pix = decode_pixels(tables, [bytes(p) for p in payloads[s:s + CHUNK]])
-            out += [Item(pix[r].reshape(metas[s + r].shape), metas[s + r]) for r in range(len(pix))]
-        return out
+        starts = list(range(0, len(payloads), CHUNK))
+        parts = _map_chunks(lambda s: decode_pixels(tables, [bytes(p) for p in payloads[s:s + CHUNK]]), starts)
+        return [Item(pix[r].reshape(metas[s + r].shape), metas[s + r])
+                for s, pix in zip(starts, parts) for r in range(len(pix))]
 
     def encode(self, item: Item, quality: int) -> bytes:
         return self.encode_batch([item], quality)[0]

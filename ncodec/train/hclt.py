@@ -43,6 +43,8 @@ def _add_args(p) -> None:
     p.add_argument("--no-ship", action="store_true", help="do not write weights/manifest at the end")
     p.add_argument("--cpu-budget", type=float, default=0.0,
                    help="stop and ship after this many CPU seconds (summed over resumes); the step size decays over it")
+    p.add_argument("--record-command", default=None,
+                   help="command line(s) to store in the manifest instead of this one (e.g. train + resume)")
     p.add_argument("--wall-budget", type=float, default=0.0,
                    help="like --cpu-budget in wall-clock seconds of this run (for a shared, loaded machine)")
 
@@ -111,11 +113,11 @@ def run(args) -> int:
         ck = _t.load(Path(cfg.ckpt_dir) / "checkpoint.pt", map_location="cpu", weights_only=False)
         summary = {"steps_done": ck["step"], "finished": True, "budget_reached": True}
     cpu_total = extra["cpu_s"] + time.process_time() - cpu0
-    test_bpd = model.bits_per_dim(torch.from_numpy(xte.astype(np.int64)))
-    print(f"steps {summary['steps_done']}/{cfg.steps}  test bpd (float32 params) {test_bpd:.4f}  "
-          f"cpu {cpu_total / 60:.1f} min", flush=True)
+    print(f"steps {summary['steps_done']}/{cfg.steps}  cpu {cpu_total / 60:.1f} min", flush=True)
     if summary["finished"] and not args.no_ship:
         _ship(model, args, cfg, xte, cpu_total, summary)
+    else:
+        print(f"test bpd (float32 params) {model.bits_per_dim(torch.from_numpy(xte.astype(np.int64))):.4f}")
     return 0
 
 
@@ -134,6 +136,7 @@ def _ship(model: HCLT, args, cfg, xte: np.ndarray, cpu_total: float, summary: di
     bpd = shipped.bits_per_dim(torch.from_numpy(xte.astype(np.int64)))
     cmd = "ncodec train hclt " + " ".join(shlex.quote(a) for a in sys.argv[3:]) if len(sys.argv) > 3 \
         else "ncodec train hclt --data " + args.data
+    cmd = args.record_command or cmd
     if out.parent.resolve() == WEIGHTS_DIR.resolve():
         write_manifest(name, out, dataset=args.data, command=cmd, test_bpd=round(bpd, 5),
                        latents=args.latents, steps=summary["steps_done"], batch=args.batch,
