@@ -50,10 +50,10 @@ def test_flow_is_exactly_invertible(cfg):
 def test_tile_coding_batch_invariant(cfg):
     m = _random_flow(cfg, seed=3)
     rng = np.random.default_rng(2)
-    x = rng.integers(0, 256, (5, cfg.channels, cfg.size, cfg.size))
+    x = rng.integers(0, 256, (3, cfg.channels, cfg.size, cfg.size))
     x[0] = 0
     x[1] = 255
-    counts = [2, 1, 2]
+    counts = [2, 1]
     pays, ideal = encode_tiles(m, x, counts)
     assert np.array_equal(decode_tiles(m, pays, counts), x)
     one_by_one = np.concatenate([decode_tiles(m, [p], [c]) for p, c in zip(pays, counts)])
@@ -76,15 +76,15 @@ def codec():
 
 
 def test_mnist_slice_round_trip_across_batch_sizes(codec, mnist_slice):
-    imgs = [Item.from_array(a, "image") for a in mnist_slice[:24]]
+    imgs = [Item.from_array(a, "image") for a in mnist_slice[:12]]
     pays = codec.encode_batch(imgs, 1)
     assert codec.encode_batch(imgs[5:6], 1)[0] == pays[5]
     metas = [it.meta for it in imgs]
     all_at_once = codec.decode_batch(pays, metas, 1)
-    one_by_one = [codec.decode(p, m, 1) for p, m in zip(pays[:8], metas[:8])]
+    one_by_one = [codec.decode(p, m, 1) for p, m in zip(pays[:4], metas[:4])]
     assert all(a.same_data(b) for a, b in zip(imgs, all_at_once))
     assert all(a.same_data(b) for a, b in zip(imgs, one_by_one))
-    bits = 8 * sum(len(p) for p in pays) / (24 * 784)
+    bits = 8 * sum(len(p) for p in pays) / (12 * 784)
     assert bits < 2.6                          # a trained model: well under PNG's ~2.6 bits/pixel
 
 
@@ -101,7 +101,7 @@ def test_constant_noise_and_stack_files(codec, quality, mnist_slice):
 
 def test_rgb_odd_size_round_trip(codec):
     rng = np.random.default_rng(7)
-    img = np.clip(np.cumsum(rng.integers(-3, 4, (37, 45, 3)), axis=1) + 128, 0, 255).astype(np.uint8)
+    img = np.clip(np.cumsum(rng.integers(-3, 4, (20, 33, 3)), axis=1) + 128, 0, 255).astype(np.uint8)
     img[:5] = 200
     res = api.compress_items([Item.from_array(img, "image")], codec="flow")
     assert api.decompress_bytes(res.data)[0].same_data(res.items[0])
