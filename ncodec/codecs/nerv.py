@@ -2,9 +2,11 @@
 
 Encoding fits the network to the clip (``ncodec.models.nerv_fit``), prunes and quantizes it;
 this module entropy-codes the result with the shared layer: per tensor a binary model for
-the pruning mask, one-byte scale codes, and an adaptive categorical model (a compactly
-stored, log-quantized symbol histogram turned into integers by ``quantize_probs``) for the
-quantized values; HNeRV embeddings are coded the same way. The payload holds everything the
+the pruning mask (its count of kept weights stored), then the one-byte scale codes and the
+quantized values, each with a per-tensor adaptive categorical model: the used symbol range
+plus a compactly stored histogram (5-bit log counts over bins of 1..16 symbols, the bin size
+picked by exact cost; or uniform when that is cheaper) made integer by ``quantize_probs``.
+HNeRV embeddings are coded the same way. The payload holds everything the
 decoder needs (architecture, every tensor, masks, embeddings, frame size).
 
 Payload = version byte, kind byte, architecture varints, quantizer bits, stream length
@@ -30,8 +32,9 @@ from .base import Codec, payload_error, register
 FORMAT_VERSION = 1
 SENTINEL = 0xA5C3
 HIST_BITS = 5                      # bits per log-quantized histogram entry
+MAX_BIN_LOG = 4                    # histogram bins of up to 16 symbols
 # quality % 3 -> (weight bits, prune ratio); quality // 3 -> preset S/M/L
-STRENGTHS = ((6, 0.3), (7, 0.15), (8, 0.0))
+STRENGTHS = ((4, 0.3), (5, 0.15), (6, 0.0))
 PRESET_OF_Q = ("S", "M", "L")
 _SQRT2 = 1.4142135623730951
 MAX_CHANNELS = 4096
@@ -63,17 +66,67 @@ def _binary_pmf(n: int, ones: int) -> np.ndarray:
     return quantize_probs(np.array([n - ones, ones], dtype=np.float64))
 
 
-def _values_models(sym: np.ndarray, width: int) -> tuple[int, np.ndarray | None, np.ndarray]:
-    """Pick the cheaper model for symbols in [0, width): 0 uniform, 1 stored log-histogram."""
-    uniform = np.ones(width, dtype=np.int64)
-    counts = np.bincount(sym, minlength=width)
-    hc = _hist_codes(counts)
-    hist_pmf = quantize_probs(_hist_weights(hc))
-    cost_u = ideal_bits(sym, uniform) if width > 1 else 0.0
-    cost_h = ideal_bits(sym, hist_pmf) + HIST_BITS * width
-    if cost_h < cost_u:
-        return 1, hc, hist_pmf
-    return 0, None, uniform
+def _binned_pmf(codes: np.ndarray, width: int, g: int) -> np.ndarray:
+    """Integer PMF over ``width`` symbols from log-quantized counts of bins of 2**g symbols."""
+    w = np.repeat(_hist_weights(codes) / float(1 << g), 1 << g)[:width]
+    return quantize_probs(w)
+
+
+def _choose_model(sym: np.ndarray, width: int) -> tuple[int, np.ndarray | None, np.ndarray]:
+    """Cheapest model for symbols in [0, width), table cost included: kind 0 uniform,
+    kind g+1 a stored log-histogram over bins of 2**g symbols (g = 0..MAX_BIN_LOG)."""
+    best = (ideal_bits(sym, np.ones(width, dtype=np.int64)) if width > 1 else 0.0, 0, None,
+            np.ones(width, dtype=np.int64))
+    if width <= 2:
+        return best[1], best[2], best[3]
+    for g in range(MAX_BIN_LOG + 1):
+        nb = -(-width // (1 << g))
+        if nb < 2 and g > 0:
+            break
+        counts = np.bincount(sym >> g, minlength=nb)
+        hc = _hist_codes(counts)
+        pmf = _binned_pmf(hc, width, g)
+        cost = ideal_bits(sym, pmf) + HIST_BITS * nb
+        if cost < best[0]:
+            best = (cost, g + 1, hc, pmf)
+    return best[1], best[2], best[3]
+
+
+def encode_symbols(enc: EntropyEncoder, sym: np.ndarray, nbits: int) -> None:
+    """Code integers in [0, 2**nbits): their range, a model choice, its table, then the symbols."""
+    sym = np.asarray(sym, dtype=np.int64).reshape(-1)
+    if not sym.size:
+        return
+    lo, hi = int(sym.min()), int(sym.max())
+    enc.encode_uniform(np.array([lo, hi]), nbits)
+    width = hi - lo + 1
+    kind, hc, pmf = _choose_model(sym - lo, width)
+    enc.encode_uniform(np.array([kind]), 3)
+    if kind:
+        enc.encode_uniform(hc, HIST_BITS)
+    if width > 1:
+        enc.encode(sym - lo, pmf)
+
+
+def decode_symbols(dec: EntropyDecoder, n: int, nbits: int) -> np.ndarray:
+    """Inverse of ``encode_symbols`` for ``n`` symbols."""
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    lo, hi = (int(v) for v in dec.decode_uniform(2, nbits))
+    if not 0 <= lo <= hi < (1 << nbits):
+        raise CodecError("nerv: symbol range is invalid")
+    width = hi - lo + 1
+    kind = int(dec.decode_uniform(1, 3)[0])
+    if kind > MAX_BIN_LOG + 1:
+        raise CodecError("nerv: unknown symbol model")
+    if kind:
+        g = kind - 1
+        pmf = _binned_pmf(dec.decode_uniform(-(-width // (1 << g)), HIST_BITS), width, g)
+    else:
+        pmf = np.ones(width, dtype=np.int64)
+    if width == 1:
+        return np.full(n, lo, dtype=np.int64)
+    return dec.decode(pmf, n).astype(np.int64) + lo
 
 
 def encode_qtensor(enc: EntropyEncoder, qt, ideal: dict | None = None) -> None:
@@ -95,21 +148,13 @@ def encode_qtensor(enc: EntropyEncoder, qt, ideal: dict | None = None) -> None:
     else:
         vals = qt.q.reshape(-1)
     b1 = enc.ideal_bits
-    enc.encode_uniform(codes, 8)
-    qm = qmax_of(qt.bits)
-    sym = vals.astype(np.int64) + qm
-    if sym.size:
-        lo, hi = int(sym.min()), int(sym.max())
-        enc.encode_uniform(np.array([lo, hi]), qt.bits)
-        kind, hc, pmf = _values_models(sym - lo, hi - lo + 1)
-        enc.encode_uniform(np.array([kind]), 1)
-        if kind == 1:
-            enc.encode_uniform(hc, HIST_BITS)
-        if hi > lo:
-            enc.encode(sym - lo, pmf)
+    encode_symbols(enc, codes, 8)
+    b2 = enc.ideal_bits
+    encode_symbols(enc, vals.astype(np.int64) + qmax_of(qt.bits), qt.bits)
     if ideal is not None:
         ideal["mask"] = ideal.get("mask", 0.0) + (b1 - b0)
-        ideal["values"] = ideal.get("values", 0.0) + (enc.ideal_bits - b1)
+        ideal["scales"] = ideal.get("scales", 0.0) + (b2 - b1)
+        ideal["values"] = ideal.get("values", 0.0) + (enc.ideal_bits - b2)
 
 
 def decode_qtensor(dec: EntropyDecoder, shape: tuple[int, ...], bits: int):
@@ -118,37 +163,26 @@ def decode_qtensor(dec: EntropyDecoder, shape: tuple[int, ...], bits: int):
     n = int(np.prod(shape))
     has_mask = bool(dec.decode_uniform(1, 1)[0])
     mask = None
+    n_vals = n
     if has_mask:
         ones = int(dec.decode_uniform(1, 32)[0])
         if ones > n:
-            raise CodecError("mask count exceeds the tensor size")
+            raise CodecError("nerv: mask count exceeds the tensor size")
         mask = dec.decode(_binary_pmf(n, ones), n).astype(bool)
         if int(mask.sum()) != ones:
-            raise CodecError("mask does not match its stored count")
+            raise CodecError("nerv: mask does not match its stored count")
         n_vals = ones
-    else:
-        n_vals = n
-    codes = dec.decode_uniform(n_scales(shape), 8).astype(np.uint8)
+    codes = decode_symbols(dec, n_scales(shape), 8).astype(np.uint8)
     qm = qmax_of(bits)
-    vals = np.zeros(0, dtype=np.int64)
-    if n_vals:
-        lo, hi = (int(v) for v in dec.decode_uniform(2, bits))
-        if not 0 <= lo <= hi <= 2 * qm:
-            raise CodecError("value range out of the quantizer's range")
-        width = hi - lo + 1
-        kind = int(dec.decode_uniform(1, 1)[0])
-        if kind == 1:
-            pmf = quantize_probs(_hist_weights(dec.decode_uniform(width, HIST_BITS)))
-        else:
-            pmf = np.ones(width, dtype=np.int64)
-        vals = (dec.decode(pmf, n_vals).astype(np.int64) if width > 1
-                else np.zeros(n_vals, dtype=np.int64)) + lo - qm
+    vals = decode_symbols(dec, n_vals, bits)
+    if vals.size and vals.max() > 2 * qm:
+        raise CodecError("nerv: value out of the quantizer's range")
     q = np.zeros(n, dtype=np.int32)
     if mask is not None:
-        q[mask] = vals
+        q[mask] = vals - qm
         mask = mask.reshape(shape)
     else:
-        q[:] = vals
+        q[:] = vals - qm
     return QTensor(tuple(shape), q.reshape(shape), codes, bits, mask)
 
 
@@ -314,7 +348,7 @@ class _InrCodec(Codec):
 class Nerv(_InrCodec):
     name = "nerv"
     kind = "nerv"
-    description = "NeRV implicit neural video (fit, prune, quantize, rANS-code the weights); q 0-8 = S/M/L x 6/7/8 bits"
+    description = "NeRV implicit neural video (fit, prune, quantize, rANS-code the weights); q 0-8 = S/M/L x 4/5/6 bits"
 
 
 @register

@@ -82,6 +82,7 @@ class FitState:
     emb_q: QTensor | None = None               # HNeRV: quantized embeddings (inputs = their dequantized values)
     fit_seconds: float = 0.0
     fit_steps: int = 0
+    fit_cpu_seconds: float = 0.0               # process CPU time of the fit (wall time is fit_seconds)
 
 
 def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
@@ -167,10 +168,10 @@ def fit(frames: np.ndarray, cfg: NervConfig, opts: FitOptions, deadline: float |
             tgt = _target(fr, idx, device)
             return F.l1_loss(dec(enc(tgt)), tgt)
         params = list(dec.parameters()) + list(enc.parameters())
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     done = _run_steps(params, loss_fn, T, steps, opts.lr, batch, deadline, gen,
                       f"fitting {cfg.kind}", opts.progress)
-    dt = time.perf_counter() - t0
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
     dec = dec.cpu().float().eval()
     if enc is None:
         inputs = frame_times(T)
@@ -179,7 +180,7 @@ def fit(frames: np.ndarray, cfg: NervConfig, opts: FitOptions, deadline: float |
         with torch.no_grad():
             inputs = torch.cat([enc(_target(fr, torch.arange(i, min(i + 8, T)), device)).cpu()
                                 for i in range(0, T, 8)])
-    return FitState(cfg, dec, inputs, fit_seconds=dt, fit_steps=done)
+    return FitState(cfg, dec, inputs, fit_seconds=dt, fit_steps=done, fit_cpu_seconds=dc)
 
 
 def prunable(name: str, p: torch.Tensor) -> bool:
