@@ -144,11 +144,13 @@ def inr_rows(frames: np.ndarray, kind: str, preset: str, epochs: int, cache: Pat
 
 
 def _cpu_per_epoch(frames: np.ndarray, cfg, opts) -> float:
-    """CPU seconds of one fitting epoch, timed on 2 epochs (for fits cached before CPU time was recorded)."""
+    """CPU seconds of one fitting epoch (3 epochs minus 1, so warm-up cancels), for fits cached
+    before CPU time was recorded."""
     from dataclasses import replace
     from ..models.nerv_fit import fit
-    st = fit(frames, cfg, replace(opts, epochs=2, steps=None))
-    return st.fit_cpu_seconds / 2
+    one = fit(frames, cfg, replace(opts, epochs=1, steps=None)).fit_cpu_seconds
+    three = fit(frames, cfg, replace(opts, epochs=3, steps=None)).fit_cpu_seconds
+    return max(three - one, 0.0) / 2
 
 
 def _float_render(state) -> np.ndarray:

@@ -201,7 +201,8 @@ def pack_payload(comp, backend: str = "ans", ideal: dict | None = None) -> bytes
     cfg = comp.cfg
     head = bytearray([FORMAT_VERSION, 0 if cfg.kind == "nerv" else 1])
     for v in (cfg.frames, cfg.height, cfg.width, len(cfg.strides), *cfg.strides, *cfg.channels,
-              cfg.pe_levels, cfg.mlp_hidden, cfg.embed_dim, comp.bits):
+              cfg.pe_levels, cfg.mlp_hidden, cfg.embed_dim, comp.bits,
+              comp.embeddings.bits if comp.embeddings is not None else 0):
         head += encode_uvarint(int(v))
     enc = EntropyEncoder(backend)
     for name, shape in _param_shapes(cfg):
@@ -241,9 +242,11 @@ def unpack_payload(payload: bytes, backend: str = "ans"):
     n = rd(8)
     strides = [rd(8) for _ in range(n)]
     channels = [rd(MAX_CHANNELS) for _ in range(n + 1)]
-    pe, hidden, emb, bits = rd(64), rd(MAX_CHANNELS), rd(MAX_CHANNELS), rd(8)
+    pe, hidden, emb, bits, emb_bits = rd(64), rd(MAX_CHANNELS), rd(MAX_CHANNELS), rd(8), rd(8)
     if min([T, H, W, pe, hidden, emb, *strides, *channels] or [0]) < 1 or not 2 <= bits <= 8:
         raise CodecError("nerv: architecture field out of range")
+    if (kind == "hnerv") != (emb_bits >= 2):
+        raise CodecError("nerv: embedding bit depth out of range")
     cfg = NervConfig(kind, T, H, W, tuple(strides), tuple(channels), pe, hidden, emb)
     length = rd(1 << 40)
     if pos + length != len(payload):
@@ -253,7 +256,7 @@ def unpack_payload(payload: bytes, backend: str = "ans"):
     embeddings = None
     if kind == "hnerv":
         h0, w0 = cfg.base
-        embeddings = decode_qtensor(dec, (T, emb, h0, w0), bits)
+        embeddings = decode_qtensor(dec, (T, emb, h0, w0), emb_bits)
     if int(dec.decode_uniform(1, 16)[0]) != SENTINEL:
         raise CodecError("nerv: stream check failed (payload damaged)")
     return cfg, weights, embeddings, bits

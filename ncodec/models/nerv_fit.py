@@ -22,6 +22,7 @@ from .nerv import HnervEncoder, NervConfig, NervDecoder, frame_times
 from .nerv_quant import QTensor, fake_quant, quantize_array
 
 MIN_PRUNE_NUMEL = 256   # tensors smaller than this are never pruned (heads, biases)
+EMBED_BITS = 6          # HNeRV embeddings keep at least 6 bits (4-bit embeddings cost ~0.5 dB)
 
 
 @dataclass
@@ -289,7 +290,7 @@ def compress_state(state: FitState, frames: np.ndarray, bits: int, prune: float,
     t0 = time.perf_counter()
     st = FitState(state.cfg, copy.deepcopy(state.decoder), state.inputs.clone())
     if st.cfg.kind == "hnerv":
-        quantize_embeddings(st, bits)
+        quantize_embeddings(st, max(bits, EMBED_BITS))
     if prune > 0:
         st.masks = magnitude_masks(st.decoder, prune)
         finetune(st, frames, opts, ft_steps, None, _sub_deadline(deadline, 0.5), "pruning fine-tune")
