@@ -61,24 +61,26 @@ print(f"nerv q={res.quality}: {file_bytes} B = {8 * file_bytes / (T * H * W):.3f
 # %% [markdown]
 # ## Where the bytes go
 #
-# We walk the payload's own header (format version, network kind, architecture varints, bit
-# depth, stream length) and use the ideal code lengths the encoder recorded for each part of
-# the rANS stream; what the stream costs beyond them is the coder's overhead (final state flush
-# and a 16-bit end marker).
+# The payload starts with a small header (format version, network kind, architecture and bit
+# depths as varints, then the stream length); we split it there and use the ideal code lengths
+# the encoder recorded for each part of the rANS stream. What the stream costs beyond them is
+# the coder's overhead (final state flush and a 16-bit end marker).
 
 # %%
 arc = ncodec.open(res.data)
 payload = arc.container.records[0].payload
-pos = 2                                       # format version byte, network kind byte
-n_fields = 3 + 1                              # frames, height, width, number of stages
-vals = []
-for _ in range(n_fields):
-    v, pos = decode_uvarint(payload, pos); vals.append(v)
-n_stages = vals[-1]
-for _ in range(n_stages + (n_stages + 1) + 4):  # strides, channels, pe levels, mlp, embed dim, bits
-    v, pos = decode_uvarint(payload, pos)
-stream_len, pos = decode_uvarint(payload, pos)
-assert pos + stream_len == len(payload)
+
+
+def split_payload(payload: bytes) -> tuple[int, int]:
+    """(header bytes, stream bytes): the stream length is the varint that points exactly at the end."""
+    for p in range(2, len(payload)):              # after the format version and network kind bytes
+        length, start = decode_uvarint(payload, p)
+        if start + length == len(payload):
+            return start, length
+    raise ValueError("no stream length field found")
+
+
+pos, stream_len = split_payload(payload)
 ideal = report.ideal
 parts = {
     "container header + checksum": file_bytes - len(payload),
