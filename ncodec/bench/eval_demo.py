@@ -39,13 +39,57 @@ def _present(names: list[str], media: str) -> tuple[list[str], list[str]]:
     return ok, [n for n in names if n not in ok]
 
 
+def kodak_bd(points: list[dict]) -> list[dict]:
+    """BD-rate (PSNR and MS-SSIM) and BD-PSNR of each Kodak curve against WebP."""
+    from ..eval.bd import bd_table
+    from ..eval.sweep import curves
+    cv = {k: v for k, v in curves(points, "psnr", "kodak").items() if len(v[0]) >= 2}
+    cm = {k: v for k, v in curves(points, "ms_ssim", "kodak").items() if len(v[0]) >= 2}
+    if "webp" not in cv:
+        return []
+    rows = bd_table(cv, "webp")
+    bdm = {r["codec"]: r["bd_rate_pct"] for r in bd_table(cm, "webp")} if "webp" in cm else {}
+    for r in rows:
+        r["bd_rate_msssim_pct"] = bdm.get(r["codec"])
+    return rows
+
+
+def _finish(out: str, summary: dict, timings: dict, private: bool):
+    """Summarise the whole (merged) results file, render its report, write eval_demo.json."""
+    import json
+    from pathlib import Path
+    from ..eval.downstream import lowest_rate_within
+    from ..eval.report import render
+    from ..eval.sweep import aggregate, load_results
+    from ._common import write_results
+    data = load_results(out)
+    rows = data["rows"]
+    summary_path = Path(out).with_name("eval_demo.json")
+    if summary_path.exists():          # keep timings of parts not rerun this time
+        try:
+            timings = {**json.loads(summary_path.read_text()).get("timings", {}), **timings}
+        except json.JSONDecodeError:
+            pass
+    task_rows = [{k: r.get(k) for k in ("dataset", "codec", "quality", "rate", "rate_unit", "accuracy",
+                                        "clean_accuracy", "acc_drop_pts", "feat_dist", "psnr", "n", "subset",
+                                        "errors", "error")} for r in rows if r.get("kind") == "task"]
+    kodak = [p for p in aggregate(rows) if p["dataset"] == "kodak"]
+    summary.update(lowest_rate_within_1pt=lowest_rate_within(rows), kodak=kodak, kodak_bd_vs_webp=kodak_bd(kodak),
+                   timings=timings)
+    md = render(data, out.replace(".json", ".md"), anchor="webp", title="ncodec evaluation: classical codecs (eval_demo)")
+    if private:   # a private run: keep the summary beside its results, not in benchmarks/results
+        summary_path.write_text(json.dumps({**summary, "rows": task_rows}, indent=1, default=str) + "\n")
+        path = summary_path
+    else:
+        path = write_results("eval_demo", task_rows, **summary, results_file=out, report=str(md))
+    return md, path
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the tasks and the Kodak sweep; print tables; write results JSON, report and plots."""
-    from ..eval.bd import bd_table
     from ..eval.downstream import lowest_rate_within, run_task_eval
-    from ..eval.report import render
-    from ..eval.sweep import aggregate, curves, load_dataset, run_sweep, save_results
-    from ._common import print_table, results_dir, write_results
+    from ..eval.sweep import aggregate, load_dataset, run_sweep, save_results
+    from ._common import print_table, results_dir
 
     p = argparse.ArgumentParser(prog="ncodec bench eval_demo", description=__doc__)
     p.add_argument("--tasks", default="mnist,fashion-mnist,fsdd")
@@ -63,8 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     img, img_missing = _present(args.image_codecs.split(","), "image")
     aud, aud_missing = _present(args.audio_codecs.split(","), "audio")
     summary: dict = {"image_codecs": img, "audio_codecs": aud, "image_codecs_skipped": img_missing,
-                     "audio_codecs_skipped": aud_missing,
-                     "tasks": [], "lowest_rate_within_1pt": [], "kodak": [], "kodak_bd_vs_webp": []}
+                     "audio_codecs_skipped": aud_missing}
     timings: dict = {}
     print(f"image codecs: {', '.join(img)} (not registered or refusing images: {', '.join(img_missing) or 'none'})")
     print(f"audio codecs: {', '.join(aud)} (not registered or refusing audio: {', '.join(aud_missing) or 'none'})")
@@ -84,10 +127,6 @@ def main(argv: list[str] | None = None) -> int:
             low = lowest_rate_within(rows)
             print_table(low, ["codec", "min_rate", "quality", "accuracy", "clean_accuracy", "lowest_rate_swept",
                               "accuracy_at_lowest"], title=f"{task}: lowest rate with accuracy within 1 point of clean")
-            summary["tasks"] += [{k: r.get(k) for k in ("dataset", "codec", "quality", "rate", "rate_unit", "accuracy",
-                                                        "clean_accuracy", "acc_drop_pts", "feat_dist", "psnr", "n",
-                                                        "subset", "errors", "error")} for r in rows]
-            summary["lowest_rate_within_1pt"] += low
     if not args.skip_kodak:
         items = load_dataset("kodak", args.kodak_limit)
         t0 = time.time()
@@ -97,28 +136,11 @@ def main(argv: list[str] | None = None) -> int:
         pts = aggregate(rows)
         print_table(pts, ["codec", "quality", "items", "rate", "psnr", "ms_ssim", "enc_ms", "dec_ms", "errors"],
                     title=f"Kodak ({len(items)} images), bpp from real file bytes; sweep took {timings['kodak_sweep_s']} s")
-        summary["kodak"] = pts
-        cv = {k: v for k, v in curves(pts, "psnr", "kodak").items() if len(v[0]) >= 2}
-        cm = {k: v for k, v in curves(pts, "ms_ssim", "kodak").items() if len(v[0]) >= 2}
-        if "webp" in cv:
-            bdp = bd_table(cv, "webp")
-            bdm = {r["codec"]: r["bd_rate_pct"] for r in bd_table(cm, "webp")} if "webp" in cm else {}
-            for r in bdp:
-                r["bd_rate_msssim_pct"] = bdm.get(r["codec"])
+        bdp = kodak_bd(pts)
+        if bdp:
             print_table(bdp, ["codec", "points", "bd_rate_pct", "bd_quality", "bd_rate_msssim_pct"],
                         title="Kodak BD vs WebP (PSNR: bd_rate_pct %, bd_quality dB; MS-SSIM: bd_rate_msssim_pct %)")
-            summary["kodak_bd_vs_webp"] = bdp
-    from ..eval.sweep import load_results
-    md = render(load_results(out), out.replace(".json", ".md"), anchor="webp",
-                title="ncodec evaluation: classical codecs (eval_demo)")
-    summary["timings"] = timings
-    if args.out:   # a private run: keep the summary beside its results, not in benchmarks/results
-        import json
-        from pathlib import Path
-        path = Path(out).with_name("eval_demo.json")
-        path.write_text(json.dumps({**summary, "rows": summary.pop("tasks")}, indent=1, default=str) + "\n")
-    else:
-        path = write_results("eval_demo", summary.pop("tasks"), **summary, results_file=out, report=str(md))
+    md, path = _finish(out, summary, timings, private=bool(args.out))
     print(f"wrote {out}, {md} and {path}")
     return 0
 
