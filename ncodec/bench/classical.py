@@ -34,6 +34,7 @@ LOSSLESS = {"image": ["png", "webp-lossless", "jpegxl-lossless", "zstd"], "audio
 # Slowest presets (cwebp -z 9, cjxl -e 9): cheap enough only on the 28x28 sets.
 MAX_EFFORT = {"mnist": [("webp-lossless", 9), ("jpegxl-lossless", 9)],
               "fashion-mnist": [("webp-lossless", 9), ("jpegxl-lossless", 9)]}
+LOSSY_VIDEO = {"x264": (18, 23, 28, 33), "x265": (20, 25, 30, 35)}   # CRF, preset medium, yuv444p
 LOSSY_KODAK = {"jpeg": (10, 30, 50, 75, 90), "webp": (10, 30, 50, 75, 90), "jpegxl": (10, 30, 50, 75, 90),
                "avif": (20, 35, 50, 65, 80)}
 
@@ -105,6 +106,22 @@ def bench_lossy_kodak(items: list[Item], codec: str, qualities: Sequence[int]) -
         rows.append({"dataset": "kodak", "codec": codec, "q": q, "bpp": 8 * sum(map(len, files)) / n,
                      "psnr": float(np.mean([psnr(a.data, b.data) for a, b in zip(items, dec)])),
                      "enc_cpu_s": enc_s, "dec_cpu_s": dec_s})
+    return rows
+
+
+def bench_lossy_video(video: Item, codec: str, crfs: Sequence[int]) -> list[dict]:
+    """Rate (file bytes) and PSNR (over all frames' pixels) of a lossy video codec at a few CRFs."""
+    rows = []
+    n = int(np.prod(video.meta.shape[:3]))
+    for q in crfs:
+        c0 = time.process_time()
+        data = compress_items([video], codec=codec, quality=q, keep_names=False).data
+        enc_s = time.process_time() - c0
+        c0 = time.process_time()
+        dec = decompress_bytes(data)[0]
+        dec_s = time.process_time() - c0
+        rows.append({"dataset": video.name, "codec": codec, "q": q, "bpp": 8 * len(data) / n,
+                     "psnr": psnr(video.data, dec.data), "enc_cpu_s": enc_s, "dec_cpu_s": dec_s})
     return rows
 
 
@@ -190,6 +207,13 @@ def main(argv: list[str] | None = None) -> int:
             lossy_rows += bench_lossy_kodak(sets["kodak"][0], codec, qs)
         print_table(lossy_rows, ["dataset", "codec", "q", "bpp", "psnr", "enc_cpu_s", "dec_cpu_s"],
                     title="Kodak lossy (mean PSNR over images; rate from the sum of file bytes)")
+    if args.lossy and "bunny" in sets:
+        video_rows = []
+        for codec, crfs in tqdm(LOSSY_VIDEO.items(), desc="lossy video", unit="codec"):
+            video_rows += bench_lossy_video(sets["bunny"][0][0], codec, crfs)
+        print_table(video_rows, ["dataset", "codec", "q", "bpp", "psnr", "enc_cpu_s", "dec_cpu_s"],
+                    title="Bunny lossy (q = CRF; PSNR over all frames)")
+        lossy_rows += video_rows
     out = write_results(args.out, rows, lossy=lossy_rows, anchors={f"{k[0]}/{k[1]}": v for k, v in ANCHORS.items()},
                         notes="file_rate: one .ncz per item; archive_rate: one .ncz archive of all items; "
                               "payload_rate: codec bytes only; throughput = raw input bytes (items) per CPU second, "
