@@ -22,7 +22,7 @@ from ncodec.item import Item, ItemMeta
 
 @pytest.fixture(scope="module")
 def archive(mnist_slice) -> bytes:
-    """Three real MNIST digits as named PNG records plus one FSDD-like audio meta: a small archive."""
+    """Three real MNIST digits as named PNG records: a small archive (~800 bytes)."""
     items = [Item.from_array(mnist_slice[i], "image", name=f"digit{i}.png") for i in range(3)]
     return ncodec.compress(items, codec="png").data
 

@@ -16,8 +16,6 @@ from ..item import Item, ItemMeta
 from ._packets import pack_packets, unpack_packets
 from .base import Codec, register
 
-_TIME_BASE = Fraction(1, 1000)
-
 
 def _encode(frames: np.ndarray, codec: str, pix_fmt: str, options: dict, rate: Fraction) -> list[bytes]:
     enc = av.CodecContext.create(codec, "w")
