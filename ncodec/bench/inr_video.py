@@ -148,6 +148,7 @@ def _cpu_per_epoch(frames: np.ndarray, cfg, opts) -> float:
     before CPU time was recorded."""
     from dataclasses import replace
     from ..models.nerv_fit import fit
+    fit(frames, cfg, replace(opts, epochs=1, steps=None))        # process-wide warm-up
     one = fit(frames, cfg, replace(opts, epochs=1, steps=None)).fit_cpu_seconds
     three = fit(frames, cfg, replace(opts, epochs=3, steps=None)).fit_cpu_seconds
     return max(three - one, 0.0) / 2
