@@ -12,7 +12,7 @@ from ncodec.codecs import get_codec
 from ncodec.errors import CodecError, ModelMismatchError, UnsupportedInputError
 from ncodec.item import Item
 from ncodec.models.hclt import HCLT, TreeIndex, chow_liu_tree, load_hclt, mutual_information, save_hclt
-from ncodec.models.hclt_coding import CodingTables, decode_pixels, encode_tables, rans_encode
+from ncodec.models.hclt_coding import CODE_PREC, CodingTables, decode_pixels, encode_tables, rans_encode
 
 
 def random_hclt(parent, k, v, seed=0) -> HCLT:
@@ -90,7 +90,7 @@ def test_coded_conditionals_multiply_to_the_joint(coder_model):
     tables = CodingTables.from_model(coder_model)
     x = np.random.default_rng(1).integers(0, 256, (40, 10))
     _, freq, _ = encode_tables(tables, x)
-    coded = -np.log2(freq / 2.0 ** 24).sum(1)
+    coded = -np.log2(freq / 2.0 ** CODE_PREC).sum(1)
     exact = -coder_model.log_likelihood(torch.from_numpy(x)).numpy() / np.log(2)
     assert np.allclose(coded, exact, rtol=1e-3, atol=0.05)
 
