@@ -162,6 +162,7 @@ def _float_render(state) -> np.ndarray:
 def plot(rows: list[dict], path: Path, frames: int) -> None:
     """R-D plot (bpp from real file bytes vs PSNR and MS-SSIM), one line per codec/config family."""
     import matplotlib
+    import matplotlib.ticker
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
@@ -176,11 +177,15 @@ def plot(rows: list[dict], path: Path, frames: int) -> None:
             groups.setdefault(f"{r['codec']} {r['config'].split()[0]}", []).append(r)
     for key, rs in groups.items():
         rs = sorted(rs, key=lambda r: r["bpp"])
-        style = "--" if "estimate" in key else "-"
+        est = "estimate" in key   # estimates: markers only (presets interleave, a line would zigzag)
         for ax, m in zip(axes, ("psnr", "ms_ssim")):
-            ax.plot([r["bpp"] for r in rs], [r[m] for r in rs], style, marker="o", ms=3, label=key)
+            ax.plot([r["bpp"] for r in rs], [r[m] for r in rs], linestyle="none" if est else "-",
+                    marker="x" if est else "o", ms=5 if est else 3, label=key)
     for ax, m in zip(axes, ("PSNR (dB)", "MS-SSIM")):
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xticks([0.02, 0.03, 0.05, 0.1, 0.2, 0.3])
         ax.set_xlabel("bits per pixel")
         ax.set_ylabel(m)
         ax.grid(alpha=0.3)
