@@ -39,6 +39,13 @@ def _present(names: list[str], media: str) -> tuple[list[str], list[str]]:
     return ok, [n for n in names if n not in ok]
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children (the pool workers)."""
+    import resource
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+
 def kodak_bd(points: list[dict]) -> list[dict]:
     """BD-rate (PSNR and MS-SSIM) and BD-PSNR of each Kodak curve against WebP."""
     from ..eval.bd import bd_table
@@ -116,10 +123,11 @@ def main(argv: list[str] | None = None) -> int:
             media = "audio" if task == "fsdd" else "image"
             codecs = (aud if media == "audio" else img) + [LOSSLESS_REF[media]]
             limit = None if media == "audio" else args.task_limit
-            t0 = time.time()
+            t0, c0 = time.time(), cpu_seconds()
             rows = run_task_eval(task, codecs, {c: lv for c, lv in TASK_LEVELS.items()}, limit=limit,
                                  workers=args.workers)
             timings[f"task_{task}_s"] = round(time.time() - t0, 1)
+            timings[f"task_{task}_cpu_s"] = round(cpu_seconds() - c0, 1)
             save_results(out, rows)
             print_table(rows, ["codec", "quality", "rate", "accuracy", "acc_drop_pts", "feat_dist", "psnr", "errors"],
                         title=f"{task}: {rows[0]['n']} test items ({rows[0]['subset']}), rate in {rows[0]['rate_unit']}"
@@ -129,9 +137,14 @@ def main(argv: list[str] | None = None) -> int:
                               "accuracy_at_lowest"], title=f"{task}: lowest rate with accuracy within 1 point of clean")
     if not args.skip_kodak:
         items = load_dataset("kodak", args.kodak_limit)
-        t0 = time.time()
+        t0, c0 = time.time(), cpu_seconds()
         rows = run_sweep(items, img, dataset="kodak", workers=args.workers)
         timings["kodak_sweep_s"] = round(time.time() - t0, 1)
+        timings["kodak_sweep_cpu_s"] = round(cpu_seconds() - c0, 1)
+        timings["kodak_codecs"] = img
+        for c in img:
+            timings[f"kodak_{c}_codec_s"] = round(sum(r.get("enc_s", 0) + r.get("dec_s", 0) for r in rows
+                                                      if r["codec"] == c), 1)
         save_results(out, rows)
         pts = aggregate(rows)
         print_table(pts, ["codec", "quality", "items", "rate", "psnr", "ms_ssim", "enc_ms", "dec_ms", "errors"],

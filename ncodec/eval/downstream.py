@@ -80,13 +80,13 @@ def _init_worker() -> None:
 def classify(model, task: Task, arrays: Sequence[np.ndarray], ref: Sequence[np.ndarray] | None = None,
              batch: int = 500) -> tuple[np.ndarray, np.ndarray | None]:
     """Predicted classes of ``arrays`` and, given originals ``ref``, the per-item feature distance."""
-    from ..models.classifiers import feature_distance
+    from ..models.classifiers import feature_distance_from
     preds, dists = [], []
     for i in range(0, len(arrays), batch):
-        x = task.to_tensor(arrays[i:i + batch])
-        preds.append(model(x).argmax(1).numpy())
+        feats = model.features(task.to_tensor(arrays[i:i + batch]))
+        preds.append(model.logits_from(feats[-1]).argmax(1).numpy())
         if ref is not None:
-            dists.append(feature_distance(model, task.to_tensor(ref[i:i + batch]), x).numpy())
+            dists.append(feature_distance_from(model.features(task.to_tensor(ref[i:i + batch])), feats).numpy())
     p = np.concatenate(preds) if preds else np.zeros(0, np.int64)
     return p, (np.concatenate(dists) if dists else None) if ref is not None else None
 
@@ -142,6 +142,7 @@ def run_task_eval(task_name: str, codecs: Sequence[str], levels: dict[str, list[
         errs = [e for p in parts for e in p["errors"]]
         ok = [i for i, d in enumerate(decoded) if d is not None and d.shape == orig[i].shape]
         row = dict(base, codec=c, quality=int(parts[0]["quality"]), errors=len(decoded) - len(ok),
+                   model_id=_model_hex(c, int(parts[0]["quality"])),
                    error=(errs[0] if errs else None))
         if ok:
             dec_ok = [decoded[i] for i in ok]
@@ -160,6 +161,16 @@ def run_task_eval(task_name: str, codecs: Sequence[str], levels: dict[str, list[
                 row["rate"] = None
         rows.append(row)
     return rows
+
+
+def _model_hex(codec: str, quality: int) -> str | None:
+    """Identity of a learned codec's weights (so stale results can be spotted); None if classical."""
+    try:
+        from ..codecs import get_codec
+        m = get_codec(codec).model_id(quality)
+        return m.hex() if m else None
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def lowest_rate_within(rows: Sequence[dict], tol_pts: float = 1.0) -> list[dict]:

@@ -97,6 +97,7 @@ def codec_levels(codec: str, levels: Sequence[int] | None = None, n: int = 6) ->
 def code_item(item: Item, codec: str, quality: int, dataset: str = "", index: int = 0) -> dict:
     """Encode + decode one item through the file format and measure it; errors become a row."""
     from .. import api, container
+    from ..codecs import get_codec
     units, unit = rate_denominator(item)
     row = {"kind": "rd", "dataset": dataset, "item": item.name or f"item{index}", "index": index,
            "codec": codec, "quality": int(quality), "media": item.meta.media, "units": int(units),
@@ -109,7 +110,8 @@ def code_item(item: Item, codec: str, quality: int, dataset: str = "", index: in
         t2 = time.perf_counter()
         bits = 8 * len(res.data)
         payload = container.unpack(res.data).payload_bytes
-        row.update(quality=int(res.quality), bits=bits, payload_bits=8 * payload,
+        model = get_codec(codec).model_id(res.quality)
+        row.update(quality=int(res.quality), model_id=model.hex() if model else None, bits=bits, payload_bits=8 * payload,
                    rate=bits / max(units, 1), enc_s=t1 - t0, dec_s=t2 - t1,
                    ideal_bits=res.ideal_bits)
         row.update(distortion(item, dec))

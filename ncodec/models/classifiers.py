@@ -107,8 +107,12 @@ def build(arch: str, **kw) -> FeatureNet:
 def feature_distance(model: FeatureNet, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """LPIPS-like distance per sample: channel-unit-normalised activations of each block,
     squared difference averaged over positions, summed over blocks (0 for identical inputs)."""
-    fa, fb = model.features(a), model.features(b)
-    d = torch.zeros(a.shape[0], dtype=torch.float32, device=a.device)
+    return feature_distance_from(model.features(a), model.features(b))
+
+
+def feature_distance_from(fa: list[torch.Tensor], fb: list[torch.Tensor]) -> torch.Tensor:
+    """``feature_distance`` on activations already computed (lists from ``model.features``)."""
+    d = torch.zeros(fa[0].shape[0], dtype=torch.float32, device=fa[0].device)
     for x, y in zip(fa, fb):
         nx = x / (x.norm(dim=1, keepdim=True) + 1e-10)
         ny = y / (y.norm(dim=1, keepdim=True) + 1e-10)
