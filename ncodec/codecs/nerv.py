@@ -39,6 +39,7 @@ PRESET_OF_Q = ("S", "M", "L")
 _SQRT2 = 1.4142135623730951
 MAX_CHANNELS = 4096
 MAX_FRAMES = 1 << 20
+MAX_PARAMS = 1 << 27
 
 
 def quality_plan(quality: int) -> tuple[str, int, float]:
@@ -220,9 +221,12 @@ def pack_payload(comp, backend: str = "ans", ideal: dict | None = None) -> bytes
     return bytes(head) + encode_uvarint(len(stream)) + stream
 
 
-def unpack_payload(payload: bytes, backend: str = "ans"):
-    """Parse payload bytes back to (config, weights, embeddings, bits); CodecError on any damage."""
-    from ..models.nerv import NervConfig
+def unpack_payload(payload: bytes, backend: str = "ans", expect_shape: tuple[int, ...] | None = None):
+    """Parse payload bytes back to (config, weights, embeddings, bits); CodecError on any damage.
+
+    ``expect_shape`` (T, H, W, 3) from the container header is checked before any tensor is decoded.
+    """
+    from ..models.nerv import NervConfig, count_decoder_params
     if len(payload) < 2:
         raise CodecError("nerv: payload too short")
     if payload[0] != FORMAT_VERSION:
@@ -248,6 +252,10 @@ def unpack_payload(payload: bytes, backend: str = "ans"):
     if (kind == "hnerv") != (emb_bits >= 2):
         raise CodecError("nerv: embedding bit depth out of range")
     cfg = NervConfig(kind, T, H, W, tuple(strides), tuple(channels), pe, hidden, emb)
+    if expect_shape is not None and tuple(expect_shape) != (T, H, W, 3):
+        raise CodecError("nerv: payload frame size does not match the header")
+    if count_decoder_params(cfg) > MAX_PARAMS:
+        raise CodecError("nerv: network too large")
     length = rd(1 << 40)
     if pos + length != len(payload):
         raise CodecError("nerv: payload length does not match its stream length field")
@@ -334,7 +342,9 @@ class _InrCodec(Codec):
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         from ..models.nerv_fit import decoder_from_quantized, inputs_for, render
         try:
-            cfg, weights, emb, _ = unpack_payload(payload)
+            if len(meta.shape) != 4:
+                raise CodecError(f"{self.name}: header shape {meta.shape} is not a video")
+            cfg, weights, emb, _ = unpack_payload(payload, expect_shape=meta.shape)
         except CodecError:
             raise
         except Exception as exc:
