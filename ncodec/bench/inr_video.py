@@ -75,7 +75,8 @@ def classical_rows(frames: np.ndarray, crfs: dict, presets: list[str]) -> list[d
     return rows
 
 
-def inr_rows(frames: np.ndarray, kind: str, preset: str, epochs: int, cache: Path, lr: float) -> list[dict]:
+def inr_rows(frames: np.ndarray, kind: str, preset: str, epochs: int, cache: Path, lr: float,
+             strengths: list[int] | None = None) -> list[dict]:
     """Fit one NeRV/HNeRV preset (cached), then code it at 3 strengths; rows with real bytes."""
     import torch
     from .. import container
@@ -87,7 +88,8 @@ def inr_rows(frames: np.ndarray, kind: str, preset: str, epochs: int, cache: Pat
     from ..models.nerv_fit import FitOptions, compress_state, fit
     T, H, W, _ = frames.shape
     tag = f"{kind}_{preset}_t{T}_e{epochs}"
-    done = cache / f"{tag}.json"
+    sel = list(range(len(STRENGTHS))) if strengths is None else strengths
+    done = cache / (f"{tag}.json" if strengths is None else f"{tag}.s{''.join(map(str, sel))}.json")
     if done.exists():
         return json.loads(done.read_text())
     codec = get_codec(kind)
@@ -106,6 +108,8 @@ def inr_rows(frames: np.ndarray, kind: str, preset: str, epochs: int, cache: Pat
     rows = []
     fit_cpu = getattr(state, "fit_cpu_seconds", 0.0) or _cpu_per_epoch(frames, cfg, opts) * epochs
     for i, (bits, prune) in enumerate(STRENGTHS):
+        if i not in sel:
+            continue
         q = "SML".index(preset) * 3 + i
         cpath = cache / f"{tag}.b{bits}p{prune:g}.comp.pt"
         if cpath.exists():     # fine-tuned + quantized network cached: only the entropy coding reruns
@@ -206,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--cache", default="runs/inr_video")
     ap.add_argument("--no-classical", action="store_true")
+    ap.add_argument("--strengths", default="", help="subset of quantization strengths, e.g. 1 (default: all 3)")
     ap.add_argument("--name", default="inr_video")
     args = ap.parse_args(argv)
     import torch
@@ -225,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += crows
     for preset in args.presets.split(","):
         for kind in args.kinds.split(","):
-            rows += inr_rows(frames, kind, preset, args.epochs, cache, args.lr)
+            rows += inr_rows(frames, kind, preset, args.epochs, cache, args.lr,
+                             [int(c) for c in args.strengths] if args.strengths else None)
     cols = ["codec", "config", "bytes", "bpp", "estimate_bpp", "psnr", "ms_ssim", "decode_fps", "fit_cpu_s"]
     text = print_table(rows, cols, title=f"INR video, Bunny 320x180 first {len(frames)} frames (real file bytes)")
     out = write_results(args.name, rows, frames=len(frames), epochs=args.epochs, threads=args.threads,
