@@ -215,7 +215,7 @@ def pack_payload(comp, backend: str = "ans", ideal: dict | None = None) -> bytes
         emb_ideal: dict = {}
         encode_qtensor(enc, comp.embeddings, emb_ideal)
         if ideal is not None:
-            ideal["embeddings"] = emb_ideal.get("values", 0.0) + emb_ideal.get("mask", 0.0)
+            ideal["embeddings"] = float(sum(emb_ideal.values()))
     enc.encode_uniform(np.array([SENTINEL]), 16)
     stream = enc.finish()
     return bytes(head) + encode_uvarint(len(stream)) + stream
@@ -337,7 +337,14 @@ class _InrCodec(Codec):
         payload = pack_payload(comp, ideal=ideal)
         self.last = EncodeReport(state.fit_seconds, state.fit_steps, comp.seconds,
                                  nerv_style_estimate_bits(comp), ideal)
+        self._last_key = (id(item.data), quality)
         return payload
+
+    def estimate_bits(self, item: Item, quality: int) -> float | None:
+        """Ideal code length of the last encode of this very item (fitting is the encode; nothing cheaper exists)."""
+        if self.last is None or getattr(self, "_last_key", None) != (id(item.data), quality):
+            return None
+        return float(sum(self.last.ideal.values())) if self.last.ideal else None
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         from ..models.nerv_fit import decoder_from_quantized, inputs_for, render
