@@ -8,7 +8,7 @@
 # accuracy next to rate and PSNR.
 #
 # Two tasks, each on a fixed random subset of its test set to stay within about a minute:
-# MNIST digits (JPEG and WebP) and spoken digits from FSDD (Opus and ncodec's learned
+# Fashion-MNIST images (JPEG and WebP) and spoken digits from FSDD (Opus and ncodec's learned
 # `wavelet` codec).
 
 # %%
@@ -51,17 +51,17 @@ def plot_task(rows: list[dict], unit: str, title: str) -> None:
     plt.tight_layout()
 
 # %% [markdown]
-# ## MNIST digits
+# ## Fashion-MNIST images
 #
 # Quality levels reach down to where the codecs fall apart, because that is where accuracy moves.
 
 # %%
-img_rows = run_task_eval("mnist", ["jpeg", "webp"], limit=200, workers=1, progress=False,
+img_rows = run_task_eval("fashion-mnist", ["jpeg", "webp"], limit=200, workers=1, progress=False,
                          levels={"jpeg": [1, 3, 6, 12, 25, 60], "webp": [1, 3, 6, 15, 40, 80]})
 pd.DataFrame(img_rows)[COLS].round(3)
 
 # %%
-plot_task(img_rows, "bits per pixel (real file bytes)", "MNIST: 200 test images")
+plot_task(img_rows, "bits per pixel (real file bytes)", "Fashion-MNIST: 200 test images")
 
 # %% [markdown]
 # What the classifier sees at the lowest quality of each codec (a red label is a mistake):
@@ -69,12 +69,12 @@ plot_task(img_rows, "bits per pixel (real file bytes)", "MNIST: 200 test images"
 # %%
 import ncodec
 
-task = get_task("mnist")
+task = get_task("fashion-mnist")
 items, labels = task.load("test")
 idx = subset(len(items), 200)[:8]
 x = np.stack([items[i].data for i in idx])
 model = load_classifier(task)
-names = [str(d) for d in range(10)]
+names = ["T-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"]
 versions = {"original": x}
 for codec, q in [("jpeg", 1), ("webp", 1)]:
     res = ncodec.compress(ncodec.Item.from_array(x, "tensor"), codec=codec, quality=q)

@@ -162,6 +162,18 @@ for i, ax in enumerate(axes.flat):
 plt.suptitle("decoded from the archive (bit-exact)", fontsize=10);
 
 # %% [markdown]
+# A learned codec is one argument away. `hclt` is a probabilistic circuit trained on MNIST; it
+# codes the same digits into one record each, like every other codec, and the file says which
+# weights made it.
+
+# %%
+res_h = ncodec.compress(ncodec.Item.from_array(batch, "tensor"), codec="hclt")
+back_h = ncodec.api.stack_items(ncodec.decompress(res_h.data))
+assert np.array_equal(back_h, batch)
+print(f"hclt: {len(res_h.data)} B = {8 * len(res_h.data) / batch.size:.3f} bpd "
+      f"(vs {res_d.codec}: {8 * d_bytes / batch.size:.3f}), model id {ncodec.open(res_h.data).info()['model_id']}")
+
+# %% [markdown]
 # ## The same from the command line
 #
 # `ncodec compress / info / decompress` are thin wrappers over the same API. The helper below
@@ -169,7 +181,6 @@ plt.suptitle("decoded from the archive (bit-exact)", fontsize=10);
 
 # %%
 shutil.copy(src, work / "kodim23.png")
-shutil.copy(wav, work / "clip.wav")
 np.save(work / "digits.npy", batch)
 
 
@@ -183,7 +194,6 @@ def ncodec_cli(*args: str) -> None:
 
 
 ncodec_cli("compress", "kodim23.png", "-o", "cli_image.ncz", "--verify", "-f")
-ncodec_cli("compress", "clip.wav", "-o", "cli_clip.ncz", "--verify", "-f")
 ncodec_cli("compress", "digits.npy", "-o", "cli_digits.ncz", "--verify", "-f")
 
 # %%
@@ -191,11 +201,9 @@ ncodec_cli("info", "cli_digits.ncz")
 
 # %%
 ncodec_cli("decompress", "cli_image.ncz", "-o", "roundtrip.png", "-f")
-ncodec_cli("decompress", "cli_digits.ncz", "-o", "roundtrip.npy", "-f")
 from PIL import Image
 assert np.array_equal(np.array(Image.open(work / "roundtrip.png")), image.data)
-assert np.array_equal(np.load(work / "roundtrip.npy"), batch)
-print("CLI round trips are bit-exact")
+print("the CLI round trip is bit-exact")
 
 # %%
 shutil.rmtree(work)
