@@ -46,19 +46,20 @@ def _curve(points: list[dict], codec: str, metric: str, dataset: str) -> tuple[l
     return [r for r, _ in pts], [m for _, m in pts]
 
 
-def image_sweep(dataset: str, limit: int | None, anchors: list[str], levels: list[int]) -> list[dict]:
+def image_sweep(dataset: str, limit: int | None, codecs: list[str], levels: list[int]) -> list[dict]:
     """Rows (one per item x codec x level) through the real file format."""
     from ..eval.sweep import load_dataset, run_sweep
+    if not codecs:
+        return []
     items = load_dataset(dataset, limit)
-    lv = {"wavelet": levels}
-    return run_sweep(items, ["wavelet"] + anchors, levels=lv, dataset=dataset, workers=1)
+    return run_sweep(items, codecs, levels={"wavelet": levels}, dataset=dataset, workers=1)
 
 
 def speed(levels: list[int], n_images: int = 4) -> list[dict]:
     """Whole-pipeline (model + entropy coding + container) encode/decode MP/s on Kodak, by CPU time and wall time."""
     from .. import api
     from ..eval.sweep import load_dataset
-    items = load_dataset("kodak", n_images)
+    items = load_dataset("kodak", n_images)[:n_images]
     api.compress_items(items[:1], codec="wavelet", quality=levels[0])       # warm-up (weights, tables)
     rows = []
     for q in levels:
@@ -89,7 +90,7 @@ def seg_snr(ref: np.ndarray, dec: np.ndarray, frame: int = 256) -> float:
     return float(np.clip(s, -10, 35).mean())
 
 
-def audio_sweep(limit: int | None, levels: list[int]) -> list[dict]:
+def audio_sweep(limit: int | None, levels: list[int], codecs: list[str]) -> list[dict]:
     """FSDD test: bits/sample (real file bytes) vs SNR and segmental SNR for wavelet, Opus, FLAC."""
     from .. import api
     from ..codecs.base import available
@@ -98,9 +99,10 @@ def audio_sweep(limit: int | None, levels: list[int]) -> list[dict]:
     paths = fsdd_paths("test")
     paths = paths[:: max(1, len(paths) // limit)][:limit] if limit else paths
     items = [read_item(p) for p in paths]
-    plan = [("wavelet", q) for q in levels]
     have = available()
-    plan += [("opus", k) for k in OPUS_KBPS if "opus" in have] + ([("flac", 8)] if "flac" in have else [])
+    plan = [("wavelet", q) for q in levels if "wavelet" in codecs]
+    plan += [("opus", k) for k in OPUS_KBPS if "opus" in have and "opus" in codecs]
+    plan += [("flac", 8)] if "flac" in have and "flac" in codecs else []
     points = []
     for codec, q in plan:
         bits = samples = 0
@@ -163,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--anchors", default=",".join(IMAGE_ANCHORS))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--plot", default=None, help="PNG path (default docs/wavelet_rd.png)")
+    ap.add_argument("--reuse-anchors", default=None,
+                    help="rows JSON of an earlier run (benchmarks/results/wavelet_rows.json): reuse its anchor "
+                         "codec rows instead of recomputing them (same data subsets)")
+    ap.add_argument("--only-anchors", action="store_true", help="compute and store anchor rows only")
     args = ap.parse_args(argv)
     import torch
     torch.set_num_threads(args.threads)
@@ -171,15 +177,29 @@ def main(argv: list[str] | None = None) -> int:
     anchors = [a for a in args.anchors.split(",") if a]
     rows: list[dict] = []
     t0 = time.time()
-    if args.kodak:
-        rows += image_sweep("kodak", args.kodak, anchors, levels)
-    if args.bsds:
-        rows += image_sweep("bsds500-test", args.bsds, anchors, levels)
-    points = aggregate(rows)
-    errors = [r for r in rows if r.get("error")]
+    import json
+    reused: list[dict] = []
+    if args.reuse_anchors:
+        lim = {"kodak": args.kodak, "bsds500-test": args.bsds}
+        reused = [r for r in json.loads(Path(args.reuse_anchors).read_text())["rows"] if r["codec"] != "wavelet"
+                  and (r["dataset"] not in lim or r.get("index", 0) < lim[r["dataset"]])]
+    have = {(r["dataset"], r["codec"]) for r in reused}
+    ours = [] if args.only_anchors else ["wavelet"]
+    for ds, n in (("kodak", args.kodak), ("bsds500-test", args.bsds)):
+        if n:
+            rows += image_sweep(ds, n, ours + [a for a in anchors if (ds, a) not in have], levels)
+    rows += [r for r in reused if r["dataset"] in ("kodak", "bsds500-test")]
+    audio_codecs = ours + [c for c in ("opus", "flac") if ("fsdd-test", c) not in have]
     if args.fsdd:
-        points += audio_sweep(args.fsdd, levels)
-    spd = speed(levels) if args.kodak else []
+        rows += audio_sweep(args.fsdd, levels, audio_codecs)
+    rows += [r for r in reused if r["dataset"] == "fsdd-test"]
+    write_results("wavelet_rows", rows, args=vars(args))
+    if args.only_anchors:
+        return 0
+    points = aggregate([r for r in rows if r.get("kind", "rd") == "rd" and r["dataset"] != "fsdd-test"])
+    errors = [r for r in rows if r.get("error")]
+    points += [r for r in rows if r["dataset"] == "fsdd-test"]
+    spd = speed(levels, 2) if args.kodak else []
 
     # ---- tables
     for ds in ("kodak", "bsds500-test"):

@@ -21,7 +21,7 @@ from ..item import Item, ItemMeta
 from .base import Codec, payload_error, register, short_hash
 
 BACKEND = "ans"
-N_LEVELS = 8
+N_LEVELS = 10
 AUDIO_INT_SCALE = {"int16": 32768.0, "int32": 2147483648.0}
 
 
@@ -29,12 +29,12 @@ class _Engine:
     """One loaded model with its coding tables."""
 
     def __init__(self, weights: str) -> None:
-        from ..models.wavelet import N_SCALES, SCALE_MAX, SCALE_MIN
+        from ..models.wavelet import scale_table
         from ..train.wavelet import load_weights
         self.model = load_weights(weights)
         self.cfg = self.model.cfg
         self.z_tables, _ = tables_from_entropy_bottleneck(self.model.entropy_bottleneck)
-        self.scale_table = np.exp(np.linspace(np.log(SCALE_MIN), np.log(SCALE_MAX), N_SCALES))
+        self.scale_table = scale_table()
         self.y_tables = family_tables("gaussian", self.scale_table)
 
     # ---------------------------------------------------------------- shapes
@@ -47,22 +47,30 @@ class _Engine:
         return (1, self.cfg.z_ch, *zk), (1, self.cfg.channels, *yk)
 
     # ---------------------------------------------------------------- coding
+    def check_level(self, level: int) -> None:
+        """The shipped model must have this quality level."""
+        if not 0 <= level < len(self.cfg.lambdas):
+            raise CodecError(f"wavelet: the installed model has {len(self.cfg.lambdas)} levels, not {level + 1}")
+
     def encode(self, x: torch.Tensor, level: int) -> tuple[bytes, float]:
         """x: (1, C, *S) float in model units -> (payload, ideal bits)."""
+        self.check_level(level)
         q = torch.tensor([level])
         lat = self.model.encode_latents(self.model.pad(x), q)
         z_sym = lat["z_sym"].numpy().astype(np.int64)
         y_sym = lat["y_sym"].numpy().astype(np.int64)
         z_idx = np.broadcast_to(np.arange(z_sym.shape[1]).reshape(1, -1, *(1,) * (z_sym.ndim - 2)), z_sym.shape)
         y_idx = scale_indexes(lat["scale"].numpy(), self.scale_table)
+        coded = y_idx > 0                               # index 0: not coded, zero by definition
         enc = EntropyEncoder(BACKEND)
         self.z_tables.encode(enc, z_sym, z_idx)
-        self.y_tables.encode(enc, y_sym, y_idx)
+        self.y_tables.encode(enc, y_sym[coded], y_idx[coded])
         ideal = enc.ideal_bits
         return _check_bytes(z_sym, y_sym) + enc.finish(), ideal
 
     def decode(self, payload: bytes, spatial: tuple[int, ...], level: int) -> torch.Tensor:
         """Payload -> reconstruction (1, C, *spatial) in model units."""
+        self.check_level(level)
         if len(payload) < 2:
             raise CodecError("wavelet: payload truncated (shorter than its 2-byte check)")
         zs, ys = self.latent_shapes(spatial)
@@ -74,7 +82,9 @@ class _Engine:
         z_hat = torch.from_numpy(z_sym.astype(np.float64)) + med
         mu, scale = self.model.entropy_params(z_hat, q)
         y_idx = scale_indexes(scale.numpy(), self.scale_table)
-        y_sym = self.y_tables.decode(dec, y_idx).reshape(ys)
+        coded = y_idx > 0
+        y_sym = np.zeros(ys, dtype=np.int64)
+        y_sym[coded] = self.y_tables.decode(dec, y_idx[coded])
         if _check_bytes(z_sym, y_sym) != payload[:2]:
             raise CodecError("wavelet: payload is corrupted or truncated (latent check mismatch)")
         x_hat = self.model.decode_latents(torch.from_numpy(y_sym.astype(np.float64)), mu, q)
@@ -107,7 +117,7 @@ class Wavelet(Codec):
     lossless = False
     version = 1
     qualities = (1, N_LEVELS)
-    default_quality = 4
+    default_quality = 5
     weights = ("wavelet_image", "wavelet_audio")
     description = "wavelet-packet autoencoder + hyperprior (WaLLoC-style), lossy RGB/gray images and mono audio"
 

@@ -21,6 +21,15 @@ SCALE_MAX = 256.0
 N_SCALES = 64
 
 
+def scale_table() -> np.ndarray:
+    """The scales the coder's Gaussian tables are built for (log-spaced); latents whose predicted scale
+    snaps to the first entry are not coded at all (they are zero with probability > 1 - 1e-5)."""
+    return np.exp(np.linspace(np.log(SCALE_MIN), np.log(SCALE_MAX), N_SCALES))
+
+
+_SMALLEST = float(scale_table()[0])
+
+
 def daubechies(n: int) -> np.ndarray:
     """Orthonormal Daubechies lowpass filter with ``n`` vanishing moments (2n taps), by spectral factorisation."""
     if n == 1:
@@ -293,7 +302,7 @@ class WaveletAE(nn.Module):
             out, logg = self._hs64(z_hat.double()), self.log_gain.detach().double()
         mu, s = out.chunk(2, dim=1)
         g = self._gain(logg, q)
-        return mu * g, (torch.exp(s.clamp(-20, 20)) * g).clamp_min(SCALE_MIN)
+        return mu * g, (torch.exp(s.clamp(-20, 20)) * g).clamp_min(_SMALLEST)
 
     def train(self, mode: bool = True):
         self._hs64 = None
@@ -335,6 +344,7 @@ class WaveletAE(nn.Module):
         z_sym, z_hat = self.quantize_z(z)
         mu, scale = self.entropy_params(z_hat, q)
         y_sym = torch.round(y.double() - mu)
+        y_sym = torch.where(scale <= _SMALLEST, torch.zeros_like(y_sym), y_sym)   # skipped
         return {"z_sym": z_sym, "y_sym": y_sym, "mu": mu, "scale": scale}
 
     @torch.no_grad()

@@ -114,8 +114,9 @@ def rd_loss(model: WaveletAE, x: torch.Tensor, q: torch.Tensor) -> tuple[torch.T
 
 
 # ------------------------------------------------------------------ export
-def export(model: WaveletAE, name: str, command: str, extra: dict) -> Path:
-    """Write ncodec/weights/<name>.pt (config + state dict with CDF tables) and its manifest."""
+def export(model: WaveletAE, name: str, command: str, extra: dict, n_low: int = 0) -> Path:
+    """Write ncodec/weights/<name>.pt (config + state dict with CDF tables) and its manifest;
+    ``n_low`` extrapolated quality levels are added below the trained ladder (see extend_ladder)."""
     from ..weights import WEIGHTS_DIR, write_manifest
     eb = model.entropy_bottleneck
     # the tail quantiles only depend on the prior's own parameters: finish fitting them (cheap)
@@ -127,6 +128,7 @@ def export(model: WaveletAE, name: str, command: str, extra: dict) -> Path:
         aux_opt.step()
     model.eval()
     eb.update(force=True)
+    model = extend_ladder(model, n_low).eval()
     path = WEIGHTS_DIR / f"{name}.pt"
     sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
     torch.save({"config": model.cfg.to_dict(), "state_dict": sd}, path)
@@ -161,6 +163,8 @@ def add_args(p) -> None:
     p.add_argument("--cpu-budget", type=float, default=0.0,
                    help="stop after this many CPU seconds (the lr schedule follows the larger of the "
                         "step, CPU-time and --time-budget fractions, so it always anneals)")
+    p.add_argument("--extra-low-levels", type=int, default=2,
+                   help="quality levels added below the trained ladder at export by extrapolating the gains")
     p.add_argument("--export-only", action="store_true",
                    help="export the weights of the checkpoint in --ckpt-dir without training")
     p.add_argument("--closed-form-only", action="store_true", help="export the closed-form start (0 steps)")
@@ -188,7 +192,8 @@ def run(args) -> int:
     model = build(default_config(media))
     print(f"[wavelet] {media}: {len(data)} {'images' if media == 'image' else 'samples'} loaded in "
           f"{time.time() - t_load:.1f}s; {sum(p.numel() for p in model.parameters())} parameters", flush=True)
-    model.init_closed_form(*pca_basis(model, sampler))
+    if not args.export_only:
+        model.init_closed_form(*pca_basis(model, sampler))
     main_params = [p for n, p in model.named_parameters() if not n.endswith(".quantiles")]
     aux_params = [p for n, p in model.named_parameters() if n.endswith(".quantiles")]
     opt = torch.optim.Adam(main_params, lr=args.lr)
@@ -274,10 +279,38 @@ def run(args) -> int:
                                               "steps": summary.get("steps_done", 0),
                                               "train_wall_s": round(clock["wall"], 1),
                                               "train_cpu_s": round(clock["cpu"], 1),
-                                              "config": model.cfg.to_dict()})
+                                              "extrapolated_low_levels": args.extra_low_levels},
+                      n_low=args.extra_low_levels)
         print(f"[wavelet] exported {path}", flush=True)
     return 0
 
 
 run.add_args = add_args
 register_trainer("wavelet", help="wavelet-packet autoencoder (images: bsds500, audio: fsdd)")(run)
+
+
+def extend_ladder(model: WaveletAE, n_low: int) -> WaveletAE:
+    """Add ``n_low`` quality levels below the trained ones by extrapolating the per-channel log gains
+    one ladder step at a time (the level's FiLM rows are copied from the lowest trained level)."""
+    if n_low <= 0:
+        return model
+    cfg = model.cfg
+    with torch.no_grad():
+        def grow(t: torch.Tensor, extrap: bool) -> torch.Tensor:
+            step = (t[1] - t[0]) if extrap else torch.zeros_like(t[0])
+            low = [t[0] - k * step for k in range(n_low, 0, -1)]
+            return torch.cat([torch.stack(low), t])
+        sd = model.state_dict()
+        for k in list(sd):
+            if k in ("log_gain", "log_igain"):
+                sd[k] = grow(sd[k], True)
+            elif k.endswith(".scale") or k.endswith(".shift"):
+                sd[k] = grow(sd[k], False)
+        ratio = cfg.lambdas[1] / cfg.lambdas[0]
+        lam = [cfg.lambdas[0] / ratio ** k for k in range(n_low, 0, -1)] + list(cfg.lambdas)
+        new_cfg = WaveletConfig(**{**cfg.to_dict(), "lambdas": lam})
+        new = WaveletAE(new_cfg, frozen_prior=not hasattr(model.entropy_bottleneck, "_logits_cumulative"))
+        for key in ("_quantized_cdf", "_offset", "_cdf_length"):     # data-dependent buffer sizes
+            getattr(new.entropy_bottleneck, key).resize_(sd[f"entropy_bottleneck.{key}"].shape)
+        new.load_state_dict(sd)
+    return new
