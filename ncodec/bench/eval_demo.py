@@ -78,7 +78,7 @@ def _finish(out: str, summary: dict, timings: dict, private: bool):
         except json.JSONDecodeError:
             pass
     task_rows = [{k: r.get(k) for k in ("dataset", "codec", "quality", "rate", "rate_unit", "accuracy",
-                                        "clean_accuracy", "acc_drop_pts", "feat_dist", "psnr", "n", "subset",
+                                        "clean_accuracy", "acc_drop_pts", "feat_dist", "psnr", "snr", "n", "subset",
                                         "errors", "error")} for r in rows if r.get("kind") == "task"]
     kodak = [p for p in aggregate(rows) if p["dataset"] == "kodak"]
     summary.update(lowest_rate_within_1pt=lowest_rate_within(rows), kodak=kodak, kodak_bd_vs_webp=kodak_bd(kodak),
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             timings[f"task_{task}_s"] = round(time.time() - t0, 1)
             timings[f"task_{task}_cpu_s"] = round(cpu_seconds() - c0, 1)
             save_results(out, rows)
-            print_table(rows, ["codec", "quality", "rate", "accuracy", "acc_drop_pts", "feat_dist", "psnr", "errors"],
+            print_table(rows, ["codec", "quality", "rate", "accuracy", "acc_drop_pts", "feat_dist", "psnr", "snr", "errors"],
                         title=f"{task}: {rows[0]['n']} test items ({rows[0]['subset']}), rate in {rows[0]['rate_unit']}"
                               f" (real archive bytes)")
             low = lowest_rate_within(rows)

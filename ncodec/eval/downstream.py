@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..item import Item
-from .metrics import psnr, rate_denominator
+from .metrics import psnr, rate_denominator, snr
 from .sweep import codec_levels, default_workers
 from .tasks import Task, get_task, load_classifier
 
@@ -156,11 +156,17 @@ def run_task_eval(task_name: str, codecs: Sequence[str], levels: dict[str, list[
                        feat_dist=float(np.mean(dist)),
                        psnr=float(np.mean([p for p in ps if math.isfinite(p)])) if any(map(math.isfinite, ps)) else None,
                        exact=sum(not math.isfinite(p) for p in ps),
+                       snr=_mean_finite(snr(a, b) for a, b in zip(ref_ok, dec_ok)) if task.media == "audio" else None,
                        enc_s=sum(p["enc_s"] for p in parts), dec_s=sum(p["dec_s"] for p in parts))
             if len(ok) < len(items):   # rate of a partial set would mislead
                 row["rate"] = None
         rows.append(row)
     return rows
+
+
+def _mean_finite(vals) -> float | None:
+    v = [x for x in vals if math.isfinite(x)]
+    return float(np.mean(v)) if v else None
 
 
 def _model_hex(codec: str, quality: int) -> str | None:

@@ -47,11 +47,11 @@ def plot_curves(points: Sequence[dict], metrics: Sequence[str], path: str | Path
         ax.set_xlabel(f"rate ({unit}, real file bytes)")
         ax.set_ylabel(LABELS.get(m, m))
         if log_x:
-            from matplotlib.ticker import LogLocator, ScalarFormatter
+            from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
             ax.set_xscale("log")
             ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-            ax.xaxis.set_minor_formatter(ScalarFormatter())
             ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.grid(True, alpha=0.3, which="both")
         ax.legend(fontsize=8)
     if title:

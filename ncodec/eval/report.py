@@ -93,7 +93,8 @@ def render(data: dict, out_path: str | Path, anchor: str = "webp", title: str = 
                             for r in sub],
                            [("codec", "codec"), ("quality", "q"), ("rate", sub[0].get("rate_unit", "rate")),
                             ("accuracy_pct", "accuracy %"), ("acc_drop_pts", "drop (pts)"), ("feat_dist", "feature dist"),
-                            ("psnr", "PSNR dB"), ("errors", "errors")]), ""]
+                            ("psnr", "PSNR dB")] + ([("snr", "SNR dB")] if any(r.get("snr") is not None for r in sub)
+                                                    else []) + [("errors", "errors")]), ""]
         low = [dict(r, accuracy_pct=100 * r["accuracy"] if r.get("accuracy") is not None else None)
                for r in lowest_rate_within(sub)]
         if low:
