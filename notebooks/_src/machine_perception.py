@@ -98,7 +98,7 @@ plt.tight_layout()
 
 # %%
 audio_rows = run_task_eval("fsdd", ["opus", "wavelet"], limit=60, workers=1, progress=False,
-                           levels={"opus": [6, 8, 12, 24], "wavelet": [2, 4, 6, 7]})
+                           levels={"opus": [6, 8, 12, 24], "wavelet": [2, 5, 8, 10]})
 pd.DataFrame(audio_rows)[COLS].round(3)
 
 # %%
