@@ -97,31 +97,6 @@ def _lr_at(frac: float, peak: float, warmup: float = 0.1) -> float:
     return peak * 0.5 * (1 + math.cos(math.pi * min(1.0, (frac - warmup) / (1 - warmup))))
 
 
-class _Adam:
-    """Plain Adam (what torch.optim.Adam computes, without its multi-second first-use import)."""
-
-    def __init__(self, params: list[torch.Tensor], lr: float, betas=(0.9, 0.99), eps: float = 1e-8) -> None:
-        self.params = [p for p in params if p.requires_grad]
-        self.lr, (self.b1, self.b2), self.eps, self.t = lr, betas, eps, 0
-        self.m = [torch.zeros_like(p) for p in self.params]
-        self.v = [torch.zeros_like(p) for p in self.params]
-
-    def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = None
-
-    @torch.no_grad()
-    def step(self) -> None:
-        self.t += 1
-        c1, c2 = 1 - self.b1 ** self.t, 1 - self.b2 ** self.t
-        for p, m, v in zip(self.params, self.m, self.v):
-            if p.grad is None:
-                continue
-            m.mul_(self.b1).add_(p.grad, alpha=1 - self.b1)
-            v.mul_(self.b2).addcmul_(p.grad, p.grad, value=1 - self.b2)
-            p.addcdiv_(m, (v / c2).sqrt_().add_(self.eps), value=-self.lr / c1)
-
-
 def _bar(total: int, desc: str, enabled: bool):
     if not enabled:
         return None
@@ -133,7 +108,7 @@ def _bar(total: int, desc: str, enabled: bool):
 def _run_steps(params: list[torch.Tensor], forward_loss, n_frames: int, steps: int, lr: float,
                batch: int, deadline: float | None, gen: torch.Generator, desc: str, progress: bool) -> int:
     """The optimisation loop shared by fitting and fine-tuning; returns the steps actually made."""
-    opt = _Adam(params, lr=lr)
+    opt = torch.optim.Adam([p for p in params if p.requires_grad], lr=lr, betas=(0.9, 0.99))
     bar = _bar(steps, desc, progress)
     t0 = time.perf_counter()
     order = torch.randperm(n_frames, generator=gen)
@@ -146,14 +121,15 @@ def _run_steps(params: list[torch.Tensor], forward_loss, n_frames: int, steps: i
                 break
         else:
             frac = step / steps
-        opt.lr = _lr_at(frac, lr)
+        for group in opt.param_groups:
+            group["lr"] = _lr_at(frac, lr)
         if pos + batch > n_frames:
             order = torch.randperm(n_frames, generator=gen)
             pos = 0
         idx = order[pos:pos + batch]
         pos += batch
         loss = forward_loss(idx)
-        opt.zero_grad()
+        opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         done += 1
