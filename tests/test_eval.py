@@ -155,6 +155,11 @@ def test_sweep_rows_errors_and_merge(quant, tmp_path):
     sweep.save_results(out, bad)
     assert len(sweep.load_results(out)["rows"]) == len(merged)
     assert (tmp_path / "r.csv").read_text().count("\n") == len(merged) + 1
+    # rows measured with other weights of the same codec are replaced as a whole curve
+    v1 = [dict(r, model_id="aa") for r in rows if r["codec"] == quant]
+    v2 = [dict(v1[0], model_id="bb")]
+    kept = sweep.merge_rows(v1 + [r for r in rows if r["codec"] == "zstd"], v2)
+    assert [r["model_id"] for r in kept if r["codec"] == quant] == ["bb"] and len(kept) == 1 + 4
 
 
 def test_sweep_process_pool_matches_serial():

@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     out = args.out or str(results_dir() / "eval_results.json")
+    default_lists = args.image_codecs == ",".join(IMAGE_CODECS) and args.audio_codecs == ",".join(AUDIO_CODECS)
     img, img_missing = _present(args.image_codecs.split(","), "image")
     aud, aud_missing = _present(args.audio_codecs.split(","), "audio")
     summary: dict = {"image_codecs": img, "audio_codecs": aud, "image_codecs_skipped": img_missing,
@@ -126,8 +127,9 @@ def main(argv: list[str] | None = None) -> int:
             t0, c0 = time.time(), cpu_seconds()
             rows = run_task_eval(task, codecs, {c: lv for c, lv in TASK_LEVELS.items()}, limit=limit,
                                  workers=args.workers)
-            timings[f"task_{task}_s"] = round(time.time() - t0, 1)
-            timings[f"task_{task}_cpu_s"] = round(cpu_seconds() - c0, 1)
+            tag = task if default_lists else f"{task}[{','.join(codecs)}]"
+            timings[f"task_{tag}_s"] = round(time.time() - t0, 1)
+            timings[f"task_{tag}_cpu_s"] = round(cpu_seconds() - c0, 1)
             save_results(out, rows)
             print_table(rows, ["codec", "quality", "rate", "accuracy", "acc_drop_pts", "feat_dist", "psnr", "snr", "errors"],
                         title=f"{task}: {rows[0]['n']} test items ({rows[0]['subset']}), rate in {rows[0]['rate_unit']}"
@@ -139,16 +141,17 @@ def main(argv: list[str] | None = None) -> int:
         items = load_dataset("kodak", args.kodak_limit)
         t0, c0 = time.time(), cpu_seconds()
         rows = run_sweep(items, img, dataset="kodak", workers=args.workers)
-        timings["kodak_sweep_s"] = round(time.time() - t0, 1)
-        timings["kodak_sweep_cpu_s"] = round(cpu_seconds() - c0, 1)
-        timings["kodak_codecs"] = img
+        tag = "kodak_sweep" if img == ["jpeg", "webp", "avif", "jpegxl"] else f"kodak_sweep[{','.join(img)}]"
+        timings[f"{tag}_s"] = round(time.time() - t0, 1)
+        timings[f"{tag}_cpu_s"] = round(cpu_seconds() - c0, 1)
+        timings[f"{tag}_codecs"] = img
         for c in img:
             timings[f"kodak_{c}_codec_s"] = round(sum(r.get("enc_s", 0) + r.get("dec_s", 0) for r in rows
                                                       if r["codec"] == c), 1)
         save_results(out, rows)
         pts = aggregate(rows)
         print_table(pts, ["codec", "quality", "items", "rate", "psnr", "ms_ssim", "enc_ms", "dec_ms", "errors"],
-                    title=f"Kodak ({len(items)} images), bpp from real file bytes; sweep took {timings['kodak_sweep_s']} s")
+                    title=f"Kodak ({len(items)} images), bpp from real file bytes; sweep took {timings[tag + '_s']} s")
         bdp = kodak_bd(pts)
         if bdp:
             print_table(bdp, ["codec", "points", "bd_rate_pct", "bd_quality", "bd_rate_msssim_pct"],

@@ -142,7 +142,7 @@ def run_task_eval(task_name: str, codecs: Sequence[str], levels: dict[str, list[
         errs = [e for p in parts for e in p["errors"]]
         ok = [i for i, d in enumerate(decoded) if d is not None and d.shape == orig[i].shape]
         row = dict(base, codec=c, quality=int(parts[0]["quality"]), errors=len(decoded) - len(ok),
-                   model_id=_model_hex(c, int(parts[0]["quality"])),
+                   model_id=_model_hex(c, int(parts[0]["quality"])), codec_version=_version(c),
                    error=(errs[0] if errs else None))
         if ok:
             dec_ok = [decoded[i] for i in ok]
@@ -175,6 +175,14 @@ def _model_hex(codec: str, quality: int) -> str | None:
         from ..codecs import get_codec
         m = get_codec(codec).model_id(quality)
         return m.hex() if m else None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _version(codec: str) -> int | None:
+    try:
+        from ..codecs import get_codec
+        return int(get_codec(codec).version)
     except Exception:  # noqa: BLE001
         return None
 

@@ -111,7 +111,8 @@ def code_item(item: Item, codec: str, quality: int, dataset: str = "", index: in
         bits = 8 * len(res.data)
         payload = container.unpack(res.data).payload_bytes
         model = get_codec(codec).model_id(res.quality)
-        row.update(quality=int(res.quality), model_id=model.hex() if model else None, bits=bits, payload_bits=8 * payload,
+        row.update(quality=int(res.quality), model_id=model.hex() if model else None,
+                   codec_version=get_codec(codec).version, bits=bits, payload_bits=8 * payload,
                    rate=bits / max(units, 1), enc_s=t1 - t0, dec_s=t2 - t1,
                    ideal_bits=res.ideal_bits)
         row.update(distortion(item, dec))
@@ -205,9 +206,22 @@ def load_results(path: str | Path) -> dict:
 
 
 def merge_rows(old: Iterable[dict], new: Iterable[dict]) -> list[dict]:
-    """Union of rows; a new row replaces an old one with the same (kind, dataset, item, codec, quality)."""
+    """Union of rows; a new row replaces an old one with the same (kind, dataset, item, codec, quality).
+
+    Old rows of a (kind, dataset, codec) that the new rows measured with other weights or another
+    codec version are dropped, so one curve never mixes two versions of a codec; a task curve
+    (one row per level) is always replaced whole.
+    """
+    new = list(new)
+    fresh = {(r.get("kind"), r.get("dataset"), r.get("codec")): (r.get("model_id"), r.get("codec_version"))
+             for r in new if not r.get("error")}
     out: dict[tuple, dict] = {}
-    for r in list(old) + list(new):
+    for r in old:
+        key = (r.get("kind"), r.get("dataset"), r.get("codec"))
+        if key in fresh and (r.get("kind") == "task" or (r.get("model_id"), r.get("codec_version")) != fresh[key]):
+            continue
+        out[tuple(r.get(k) for k in ROW_KEY)] = r
+    for r in new:
         out[tuple(r.get(k) for k in ROW_KEY)] = r
     return list(out.values())
 
