@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import time
-from concurrent.futures import ProcessPoolExecutor
 from typing import Sequence
 
 import numpy as np
@@ -13,7 +12,7 @@ import torch
 
 from ..item import Item
 from .metrics import psnr, rate_denominator, snr
-from .sweep import codec_levels, default_workers
+from .sweep import codec_levels, map_jobs
 from .tasks import Task, get_task, load_classifier
 
 CHUNK = 500   # items per archive: fixed, so rates do not depend on the worker count
@@ -72,10 +71,6 @@ def _chunk_job(args: tuple) -> dict:
     return code_chunk(items, codec, q)
 
 
-def _init_worker() -> None:
-    torch.set_num_threads(1)
-
-
 @torch.no_grad()
 def classify(model, task: Task, arrays: Sequence[np.ndarray], ref: Sequence[np.ndarray] | None = None,
              batch: int = 500) -> tuple[np.ndarray, np.ndarray | None]:
@@ -95,7 +90,6 @@ def run_task_eval(task_name: str, codecs: Sequence[str], levels: dict[str, list[
                   limit: int | None = None, workers: int | None = None, progress: bool = True,
                   model=None) -> list[dict]:
     """One row per codec × level (plus a clean 'original' row) with accuracy on decoded test data."""
-    from tqdm.auto import tqdm
     task = get_task(task_name)
     all_items, all_labels = task.load("test")
     idx = subset(len(all_items), limit)
@@ -121,20 +115,7 @@ def run_task_eval(task_name: str, codecs: Sequence[str], levels: dict[str, list[
             rows.append(dict(base, codec=c, quality=-1, error=f"{type(exc).__name__}: {exc}"))
     chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
     jobs = [(ch, c, q) for c, q in plan for ch in chunks]
-    workers = default_workers() if workers is None else max(1, workers)
-    bar = tqdm(total=len(jobs), desc=f"task {task.name}", disable=not progress, dynamic_ncols=True)
-    results: list[dict] = []
-    if workers == 1 or len(jobs) <= 1:
-        for j in jobs:
-            results.append(_chunk_job(j))
-            bar.update(1)
-    else:
-        import multiprocessing as mp
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker) as ex:
-            for r in ex.map(_chunk_job, jobs):
-                results.append(r)
-                bar.update(1)
-    bar.close()
+    results = map_jobs(_chunk_job, jobs, workers, f"task {task.name}", progress)
     k = len(chunks)
     for n_level, (c, q) in enumerate(plan):
         parts = results[n_level * k:(n_level + 1) * k]

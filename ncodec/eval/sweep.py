@@ -11,7 +11,7 @@ import json
 import math
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -139,6 +139,26 @@ def default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
+def map_jobs(fn, jobs: list, workers: int | None, desc: str, progress: bool) -> list:
+    """``[fn(j) for j in jobs]`` in order, over a spawn process pool when ``workers`` > 1, with a progress bar."""
+    from tqdm.auto import tqdm
+    workers = default_workers() if workers is None else max(1, workers)
+    bar = tqdm(total=len(jobs), desc=desc, disable=not progress, dynamic_ncols=True)
+    results: list = []
+    if workers == 1 or len(jobs) <= 1:
+        for j in jobs:
+            results.append(fn(j))
+            bar.update(1)
+    else:
+        import multiprocessing as mp
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker) as ex:
+            for r in ex.map(fn, jobs):
+                results.append(r)
+                bar.update(1)
+    bar.close()
+    return results
+
+
 def run_sweep(items: Sequence[Item], codecs: Sequence[str], levels: dict[str, list[int]] | None = None,
               dataset: str = "", workers: int | None = None, progress: bool = True) -> list[dict]:
     """Rows for every item × codec × level; ``levels`` maps codec -> levels (default: codec_levels).
@@ -146,7 +166,6 @@ def run_sweep(items: Sequence[Item], codecs: Sequence[str], levels: dict[str, li
     ``workers`` > 1 runs (item, codec) jobs in a spawn process pool; codecs must then be
     importable by name (codecs registered only inside a test need ``workers=1``).
     """
-    from tqdm.auto import tqdm
     levels = levels or {}
     plan: dict[str, list[int]] = {}
     rows: list[dict] = []
@@ -159,20 +178,8 @@ def run_sweep(items: Sequence[Item], codecs: Sequence[str], levels: dict[str, li
                              "codec": c, "quality": -1, "media": it.meta.media,
                              "error": f"{type(exc).__name__}: {exc}"})
     jobs = [(it, c, plan[c], dataset, i) for c in plan for i, it in enumerate(items)]
-    workers = default_workers() if workers is None else max(1, workers)
-    bar = tqdm(total=len(jobs), desc=f"rd {dataset}", disable=not progress, dynamic_ncols=True)
-    if workers == 1 or len(jobs) <= 1:
-        for j in jobs:
-            rows.extend(_job(j))
-            bar.update(1)
-    else:
-        import multiprocessing as mp
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker) as ex:
-            futs = [ex.submit(_job, j) for j in jobs]
-            for f in as_completed(futs):
-                rows.extend(f.result())
-                bar.update(1)
-    bar.close()
+    for job_rows in map_jobs(_job, jobs, workers, f"rd {dataset}", progress):
+        rows.extend(job_rows)
     rows.sort(key=lambda r: (r["codec"], r["quality"], r["index"]))
     return rows
 
