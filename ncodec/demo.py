@@ -34,6 +34,9 @@ def _row(label: str, items: list[Item], codec: str | None, quality: int | None, 
         check = "bit-exact"
     elif res.items[0].meta.media == "image":
         check = f"PSNR {np.mean([_psnr(a.data, b.data) for a, b in zip(res.items, decoded)]):.2f} dB"
+    elif res.items[0].meta.media == "audio":
+        ref, out = res.items[0].data.astype(np.float64), decoded[0].data.astype(np.float64)
+        check = f"SNR {10 * np.log10(np.sum(ref ** 2) / max(np.sum((ref - out) ** 2), 1e-12)):.2f} dB"
     else:
         check = "lossy"
     return {"input": label, "codec": f"{res.codec} q{res.quality}", "items": res.n_items,
@@ -54,7 +57,12 @@ def main() -> int:
         jobs.append(("kodim01 lossy", [kodak], lossy, None))
     except NcodecError:
         pass
-    jobs.append(("fsdd " + fsdd_paths("test")[0].name, [read_item(fsdd_paths("test")[0])], None, None))
+    clip = read_item(fsdd_paths("test")[0])
+    jobs.append(("fsdd " + clip.name, [clip], None, None))
+    try:
+        jobs.append(("fsdd " + clip.name + " lossy", [clip], default_codec("audio", lossy=True), None))
+    except NcodecError:
+        pass
     digits, _ = load_mnist("mnist", "test")
     jobs.append(("mnist 100 digits", [Item.from_array(digits[:100], "tensor")], None, None))
     from .codecs.base import available
