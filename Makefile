@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/python -m ncodec.demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -x --durations=15
+	$(BIN)/python -m pytest -x --durations=15
 
 bench: $(STAMP)
 	$(BIN)/ncodec bench classical
