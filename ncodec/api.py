@@ -10,7 +10,7 @@ import numpy as np
 
 from . import container
 from .codecs import get_codec
-from .codecs.base import Codec, available
+from .codecs.base import Codec, available, payload_error
 from .errors import CodecError, InputError, ModelMismatchError, UnsupportedVersionError, VerifyError
 from .io import read_item
 from .item import Item
@@ -94,8 +94,8 @@ def compress_items(items: Sequence[Item], codec: str | None = None, quality: int
                                               records=records, model_id=c.model_id(q),
                                               archive=is_archive, stack=stacked))
     ideal = None
-    est = [c.estimate_bits(it, q) for it in items] if hasattr(c, "estimate_bits") else []
-    if est and all(e is not None for e in est):
+    est = [c.estimate_bits(it, q) for it in items]
+    if all(e is not None for e in est):
         ideal = float(sum(est))
     return CompressResult(data=data, codec=c.name, quality=q, n_items=len(items),
                           input_bytes=int(sum(it.data.nbytes for it in items)),
@@ -138,10 +138,7 @@ class Archive:
         self.source = source
         self.container = container.unpack(data)
         c = self.container
-        try:
-            self.codec = get_codec(c.codec)
-        except CodecError:
-            raise
+        self.codec = get_codec(c.codec)
         if c.codec_version > self.codec.version:
             raise UnsupportedVersionError(
                 f"file needs {c.codec} codec version {c.codec_version}; this ncodec has {self.codec.version}")
@@ -176,7 +173,7 @@ class Archive:
         except CodecError:
             raise
         except Exception as exc:
-            raise CodecError(f"{self.codec.name}: payload cannot be decoded ({type(exc).__name__}: {exc})") from exc
+            raise payload_error(self.codec.name, exc) from exc
         return self._check(item, rec)
 
     def decode_all(self) -> list[Item]:
@@ -188,7 +185,7 @@ class Archive:
         except CodecError:
             raise
         except Exception as exc:
-            raise CodecError(f"{self.codec.name}: payload cannot be decoded ({type(exc).__name__}: {exc})") from exc
+            raise payload_error(self.codec.name, exc) from exc
         return [self._check(it, r) for it, r in zip(items, recs)]
 
     def info(self) -> dict:

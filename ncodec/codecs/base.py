@@ -93,7 +93,7 @@ def _load_all() -> None:
 
 def available() -> dict[str, type[Codec]]:
     """All registered codec classes by name (imports every codec module once)."""
-    if not _REGISTRY or not getattr(available, "_loaded", False):
+    if not getattr(available, "_loaded", False):
         _load_all()
         available._loaded = True  # type: ignore[attr-defined]
     return dict(sorted(_REGISTRY.items()))

@@ -126,7 +126,6 @@ def _decode_gamma(dec: EntropyDecoder, count: int) -> np.ndarray:
         b += 1
     n = np.ones(count, dtype=np.int64)
     maxb = int(nb.max()) if count else 0
-    n <<= 0
     for b in range(maxb - 1, -1, -1):
         live = nb > b
         bits = dec.decode(_BIT, int(live.sum())).astype(np.int64)
