@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -62,7 +62,7 @@ def _expand(items: Sequence[Item], codec_name: str | None) -> tuple[list[Item], 
     """Split image stacks into one item per image when an image codec will code them."""
     if len(items) == 1 and is_image_stack(items[0]):
         target = get_codec(codec_name) if codec_name else None
-        if target is None or target.media == "image":
+        if target is None or "image" in target.media_kinds():
             stack = items[0].data
             if stack.ndim == 4 and stack.shape[-1] == 1:
                 stack = stack[..., 0]
@@ -71,8 +71,13 @@ def _expand(items: Sequence[Item], codec_name: str | None) -> tuple[list[Item], 
 
 
 def compress_items(items: Sequence[Item], codec: str | None = None, quality: int | None = None,
-                   archive: bool | None = None, keep_names: bool = True) -> CompressResult:
-    """Compress one item (single-record file) or many (archive of independently decodable records)."""
+                   archive: bool | None = None, keep_names: bool = True,
+                   options: Mapping[str, Any] | None = None) -> CompressResult:
+    """Compress one item (single-record file) or many (archive of independently decodable records).
+
+    ``options`` are the codec's declared encoder settings (``ncodec list CODEC`` shows them);
+    an unknown name or a bad value raises OptionError before anything is coded.
+    """
     if not items:
         raise InputError("nothing to compress")
     items, stacked = _expand(items, codec)
@@ -82,21 +87,21 @@ def compress_items(items: Sequence[Item], codec: str | None = None, quality: int
     name = codec or default_codec(media, lossy=quality is not None)
     c: Codec = get_codec(name)
     q = c.resolve_quality(quality)
+    opts = c.resolve_options(options)
     for it in items:
         c.check(it)
     t0 = time.perf_counter()
-    payloads = c.encode_batch(items, q)
+    encoded = c.encode_batch(items, q, opts)
     dt = time.perf_counter() - t0
     is_archive = archive if archive is not None else (len(items) > 1 or stacked)
-    records = [container.Record(p, it.meta, it.name if keep_names and not stacked else "")
-               for p, it in zip(payloads, items)]
+    records = [container.Record(e.payload, it.meta, it.name if keep_names and not stacked else "")
+               for e, it in zip(encoded, items)]
     data = container.pack(container.Container(codec=c.name, codec_version=c.version, quality=q,
                                               records=records, model_id=c.model_id(q),
                                               archive=is_archive, stack=stacked))
     ideal = None
-    est = [c.estimate_bits(it, q) for it in items]
-    if all(e is not None for e in est):
-        ideal = float(sum(est))
+    if all(e.ideal_bits is not None for e in encoded):
+        ideal = float(sum(e.ideal_bits for e in encoded))
     return CompressResult(data=data, codec=c.name, quality=q, n_items=len(items),
                           input_bytes=int(sum(it.data.nbytes for it in items)),
                           numel=int(sum(it.meta.numel for it in items)), encode_s=dt,
@@ -105,12 +110,16 @@ def compress_items(items: Sequence[Item], codec: str | None = None, quality: int
 
 def compress(inputs: str | Path | Item | Iterable[str | Path | Item], codec: str | None = None,
              quality: int | None = None, output: str | Path | None = None, force: bool = False,
-             verify: bool = False) -> CompressResult:
-    """Compress files or Items; writes ``output`` atomically when given, returns the result."""
+             verify: bool = False, options: Mapping[str, Any] | None = None) -> CompressResult:
+    """Compress files or Items; writes ``output`` atomically when given, returns the result.
+
+    ``codec`` None picks the media's default (lossy when ``quality`` is given); ``options``
+    are codec settings, e.g. ``options={"steps": 300}`` for ``nerv``.
+    """
     if isinstance(inputs, (str, Path, Item)):
         inputs = [inputs]
     items = [x if isinstance(x, Item) else read_item(x) for x in inputs]
-    res = compress_items(items, codec=codec, quality=quality)
+    res = compress_items(items, codec=codec, quality=quality, options=options)
     if verify:
         verify_result(res)
     if output is not None:

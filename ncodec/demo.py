@@ -13,7 +13,7 @@ from .cli.common import rate_units
 from .errors import NcodecError
 from .io import read_item
 from .item import Item
-from .train.data import data_root, fsdd_paths, kodak_paths, load_mnist
+from . import data as D
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -47,23 +47,23 @@ def _row(label: str, items: list[Item], codec: str | None, quality: int | None, 
 
 def main() -> int:
     """Run the demo jobs on shared data; prints a table."""
-    root = data_root()
+    root = D.data_root()
     print(f"ncodec demo — data from {root}")
     jobs = []
-    kodak = read_item(kodak_paths()[0])
+    kodak = read_item(D.paths("kodak")[0])
     jobs.append(("kodim01 lossless", [kodak], None, None))
     try:
         lossy = default_codec("image", lossy=True)
         jobs.append(("kodim01 lossy", [kodak], lossy, None))
     except NcodecError:
         pass
-    clip = read_item(fsdd_paths("test")[0])
+    clip = read_item(D.paths("fsdd", "test")[0])
     jobs.append(("fsdd " + clip.name, [clip], None, None))
     try:
         jobs.append(("fsdd " + clip.name + " lossy", [clip], default_codec("audio", lossy=True), None))
     except NcodecError:
         pass
-    digits, _ = load_mnist("mnist", "test")
+    digits, _ = D.arrays("mnist", "test")
     jobs.append(("mnist 100 digits", [Item.from_array(digits[:100], "tensor")], None, None))
     from .codecs.base import available
     if "hclt" in available():

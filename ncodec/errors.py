@@ -46,6 +46,12 @@ class UnsupportedInputError(NcodecError):
     exit_code = 5
 
 
+class OptionError(NcodecError):
+    """A codec option (-O key=value / options={...}) is unknown or has a bad value."""
+
+    exit_code = 2
+
+
 class InputError(NcodecError):
     """An input file is missing, unreadable or not of a recognised kind."""
 

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ncodec.train.data import data_root
+from ncodec import data as D
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    root = data_root()
+    root = D.data_root()
     if not root.exists():
         pytest.skip("shared data not found")
     return root

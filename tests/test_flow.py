@@ -8,7 +8,7 @@ import torch
 
 from ncodec import api
 from ncodec.codecs import get_codec
-from ncodec.codecs.flow import decode_tiles, encode_tiles, mixture_tables
+from ncodec.codecs._flow_coding import decode_tiles, encode_tiles, mixture_tables
 from ncodec.errors import ModelMismatchError, UnsupportedInputError
 from ncodec.item import Item
 from ncodec.models.flow import FlowConfig, IntFlow

@@ -12,7 +12,7 @@ from ncodec.errors import CodecError, NcodecError, UnsupportedInputError
 from ncodec.io import read_item
 from ncodec.item import Item
 from ncodec.models.wavelet import WaveletPacket, daubechies, packet_filters
-from ncodec.train.data import fsdd_paths, kodak_paths
+from ncodec import data as D
 
 
 @pytest.mark.parametrize("vanishing", [1, 2, 4])
@@ -48,14 +48,14 @@ def test_packet_transform_invertible_odd_sizes(dims, shape, levels, vanishing):
 
 
 def _kodak_crops() -> list[Item]:
-    img = read_item(kodak_paths()[0]).data
+    img = read_item(D.paths("kodak")[0]).data
     return [Item.from_array(np.ascontiguousarray(img[100:165, 200:297]), "image"),
             Item.from_array(np.ascontiguousarray(img[300:365, 400:497]), "image")]
 
 
 def _fsdd_clips() -> list[Item]:
-    a = read_item(fsdd_paths("test")[0])
-    b = read_item(fsdd_paths("test")[1])
+    a = read_item(D.paths("fsdd", "test")[0])
+    b = read_item(D.paths("fsdd", "test")[1])
     n = min(a.data.shape[0], b.data.shape[0], 3001)
     return [Item.from_array(a.data[:n], "audio", sample_rate=8000),
             Item.from_array(b.data[:n], "audio", sample_rate=8000)]
@@ -142,7 +142,7 @@ def test_gray_and_tiny_images_round_trip():
 
 
 def test_cli_compress_speech(tmp_path, cli):
-    wav = fsdd_paths("test")[0]
+    wav = D.paths("fsdd", "test")[0]
     out = tmp_path / "s.ncz"
     r = cli("compress", str(wav), "-c", "wavelet", "-o", str(out))
     assert r.returncode == 0, r.stderr.decode()

@@ -22,7 +22,7 @@ from ..codecs import available, get_codec
 from ..codecs._image import psnr
 from ..io import read_item
 from ..item import Item
-from ..train.data import data_root, fsdd_paths, kodak_paths, load_mnist
+from .. import data as D
 from ._common import print_table, results_dir, write_results
 
 # Figures measured earlier on this machine (../shared/DESIGN.md, imagecodecs payloads, one run).
@@ -130,17 +130,17 @@ def load_sets(limit: int | None, which: Sequence[str]) -> dict[str, tuple[list[I
     sets: dict[str, tuple[list[Item], bool]] = {}
     for name in ("mnist", "fashion-mnist"):
         if name in which:
-            x, _ = load_mnist(name, "test")
+            x, _ = D.arrays(name, "test")
             x = x[:limit] if limit else x
             sets[name] = ([Item.from_array(img, "image") for img in x], True)
     if "kodak" in which:
-        paths = kodak_paths()[:limit] if limit else kodak_paths()
+        paths = D.paths("kodak")[:limit] if limit else D.paths("kodak")
         sets["kodak"] = ([read_item(p) for p in paths], True)
     if "fsdd" in which:
-        paths = fsdd_paths("test")[:limit] if limit else fsdd_paths("test")
+        paths = D.paths("fsdd", "test")[:limit] if limit else D.paths("fsdd", "test")
         sets["fsdd"] = ([read_item(p) for p in paths], True)
     if "bunny" in which:
-        folder = data_root() / "video" / "bunny_320x180"
+        folder = D.data_root() / "video" / "bunny_320x180"
         frames = sorted(folder.glob("f*.png"))[: (limit or 132)]
         arr = np.stack([read_item(f).data for f in frames])
         sets["bunny"] = ([Item.from_array(arr, "video", name="bunny_320x180", frame_rate=Fraction(25))], False)

@@ -17,7 +17,7 @@ from ..codecs.base import available
 from ..errors import NcodecError
 from ..io import read_item
 from ..item import Item
-from ..train.data import bsds_paths, kodak_paths, load_mnist
+from .. import data as D
 from ._common import print_table, results_dir, write_results
 
 
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     have = available()
     rows_gray, rows_photo = [], []
     for data, q in (("mnist", 1), ("fashion-mnist", 2)) if args.part != "photo" else ():
-        x, _ = load_mnist(data, "test")
+        x, _ = D.arrays(data, "test")
         x = x[:args.mnist]
         for codec, cq in (("flow", q), ("hclt", q), ("png", None), ("webp-lossless", 9), ("jpegxl-lossless", 7)):
             if codec not in have:
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"skip {codec} on {data}: {exc}")
     cols = ["data", "codec", "images", "file_bytes", "real_bpd", "ideal_bpd", "gap_pct", "enc_img_s", "dec_img_s", "exact"]
     print_table(rows_gray, cols, title="28x28 test images, one archive each (bits/dim = 8*file bytes / pixels)")
-    for data, paths in (("kodak", kodak_paths()[:args.kodak]), ("bsds500-test", bsds_paths("test")[:args.bsds])):
+    for data, paths in (("kodak", D.paths("kodak")[:args.kodak]), ("bsds500-test", D.paths("bsds500", "test")[:args.bsds])):
         if not paths or args.part == "gray":
             continue
         for codec, cq in (("flow", None), ("png", None), ("webp-lossless", 9), ("jpegxl-lossless", 7),
@@ -101,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows_photo, ["data", "codec", "images", "file_bytes", "real_bpsp", "ideal_bpsp", "enc_MP_s",
                              "dec_MP_s", "exact"], title="photos, one file each (bits per sub-pixel)")
     meta = {"gray": {"mnist_images": args.mnist}, "photo": {
-        "kodak_images": [pth.name for pth in kodak_paths()[:args.kodak]],
-        "bsds_images": [pth.name for pth in bsds_paths("test")[:args.bsds]]}}
+        "kodak_images": [pth.name for pth in D.paths("kodak")[:args.kodak]],
+        "bsds_images": [pth.name for pth in D.paths("bsds500", "test")[:args.bsds]]}}
     rows = rows_gray + rows_photo
     prev = results_dir() / "flow.json"
     if args.part != "all" and prev.exists():

@@ -14,7 +14,7 @@ from ..api import compress_items, decompress_bytes
 from ..codecs.base import available
 from ..errors import NcodecError
 from ..item import Item
-from ..train.data import load_mnist
+from .. import data as D
 from ._common import print_table, write_results
 
 DATASETS = {"mnist": 1, "fashion-mnist": 2}
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     names = available()
     rows = []
     for data in args.data:
-        imgs, _ = load_mnist(data, "test")
+        imgs, _ = D.arrays(data, "test")
         if args.limit:
             imgs = imgs[:args.limit]
         rows.append(hclt_row(data, imgs))

@@ -41,8 +41,8 @@ def clip_ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
 def load_frames(n: int) -> np.ndarray:
     """The first ``n`` Bunny 320x180 frames as (T, H, W, 3) uint8."""
     from ..io import read_item
-    from ..train.data import data_root
-    return read_item(data_root() / BUNNY).data[:n]
+    from .. import data as D
+    return read_item(D.data_root() / BUNNY).data[:n]
 
 
 def classical_rows(frames: np.ndarray, crfs: dict, presets: list[str]) -> list[dict]:

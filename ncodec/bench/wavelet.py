@@ -95,8 +95,8 @@ def audio_sweep(limit: int | None, levels: list[int], codecs: list[str]) -> list
     from .. import api
     from ..codecs.base import available
     from ..io import read_item
-    from ..train.data import fsdd_paths
-    paths = fsdd_paths("test")
+    from .. import data as D
+    paths = D.paths("fsdd", "test")
     paths = paths[:: max(1, len(paths) // limit)][:limit] if limit else paths
     items = [read_item(p) for p in paths]
     have = available()

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from ..api import compress_items, verify_result
+from ..codecs.base import parse_option_args
 from ..errors import InputError
 from ..io import atomic_write, read_item
 from .common import rate_text, sniff_media
@@ -17,6 +18,8 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", help="output .ncz (default: INPUT.ncz; - for stdout)")
     p.add_argument("-c", "--codec", help="codec name (see ncodec list); default depends on the media")
     p.add_argument("-q", "--quality", type=int, help="quality level (implies the default lossy codec)")
+    p.add_argument("-O", "--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="codec option (repeatable); ncodec list CODEC shows a codec's options")
     p.add_argument("-f", "--force", action="store_true", help="overwrite the output")
     p.add_argument("--verify", action="store_true", help="decode again and compare before reporting success")
     p.add_argument("--media", choices=["image", "audio", "video", "tensor", "bytes"],
@@ -38,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
         if len(args.inputs) != 1 or args.inputs[0] == "-":
             raise InputError("several inputs or stdin need -o OUTPUT")
         args.output = str(Path(args.inputs[0].rstrip("/"))) + ".ncz"
-    res = compress_items(items, codec=args.codec, quality=args.quality)
+    res = compress_items(items, codec=args.codec, quality=args.quality,
+                         options=parse_option_args(args.option))
     if args.verify:
         verify_result(res)
     if args.output == "-":

@@ -1,29 +1,53 @@
-"""``ncodec list``: every registered codec with its media, losslessness, qualities and weights."""
+"""``ncodec list [CODEC]``: every registered codec (media, losslessness, qualities, weights), or one
+codec in full with its options. Reads class attributes only: no torch import."""
 from __future__ import annotations
 
 import argparse
 import json
 
 from ..codecs.base import available
+from ..errors import UnknownCodecError
 
 
 def register(sub) -> None:
-    p = sub.add_parser("list", help="list registered codecs")
+    p = sub.add_parser("list", help="list registered codecs, or show one codec's options")
+    p.add_argument("codec", nargs="?", help="show this codec in full (quality levels, options)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run)
 
 
+def _row(name: str, cls) -> dict:
+    q = "-" if cls.qualities is None else f"{cls.qualities[0]}..{cls.qualities[1]} (default {cls.default_quality})"
+    return {"name": name, "media": "/".join(cls.media_kinds()).replace("bytes", "any"),
+            "lossless": cls.lossless, "quality": q, "sweep_qualities": cls.sweep_levels(),
+            "weights": ",".join(cls.weights) or "-", "description": cls.description,
+            "options": [{"name": o.name, "type": o.type.__name__, "default": o.default, "help": o.help,
+                         "choices": list(o.choices) if o.choices else None} for o in cls.options]}
+
+
 def run(args: argparse.Namespace) -> int:
-    rows = []
-    for name, cls in available().items():
-        q = "-" if cls.qualities is None else f"{cls.qualities[0]}..{cls.qualities[1]} (default {cls.default_quality})"
-        rows.append({"name": name, "media": cls.media, "lossless": cls.lossless, "quality": q,
-                     "weights": ",".join(cls.weights) or "-", "description": cls.description})
+    codecs = available()
+    if args.codec:
+        if args.codec not in codecs:
+            raise UnknownCodecError(f"unknown codec {args.codec!r} (have: {', '.join(codecs)})")
+        cls = codecs[args.codec]
+        row = _row(args.codec, cls)
+        if args.json:
+            print(json.dumps(row, indent=2))
+            return 0
+        print(f"{row['name']}: {row['description']}")
+        print(f"  media: {row['media']}   lossless: {'yes' if row['lossless'] else 'no'}   quality: {row['quality']}")
+        print(f"  weights: {row['weights']}")
+        print("  options (-O KEY=VALUE):" + ("" if cls.options else " none"))
+        for o in cls.options:
+            print(f"    {o.describe()}")
+        return 0
+    rows = [_row(name, cls) for name, cls in codecs.items()]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'codec':<16} {'media':<7} {'lossless':<9} {'quality':<22} {'weights':<18} description")
+    print(f"{'codec':<16} {'media':<12} {'lossless':<9} {'quality':<22} {'weights':<18} description")
     for r in rows:
-        print(f"{r['name']:<16} {r['media']:<7} {'yes' if r['lossless'] else 'no':<9} {r['quality']:<22} "
+        print(f"{r['name']:<16} {r['media']:<12} {'yes' if r['lossless'] else 'no':<9} {r['quality']:<22} "
               f"{r['weights']:<18} {r['description']}")
     return 0

@@ -5,11 +5,13 @@ ignores the quality) and read back as the rounded channel mean. 16-bit input is 
 """
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import imagecodecs
 
 from ..item import Item, ItemMeta
 from ._image import channels_of, check_image, from_decoded, gray_to_rgb
-from .base import Codec, register
+from .base import Codec, Encoded, register
 
 SPEED = 6
 
@@ -21,14 +23,15 @@ class AVIF(Codec):
     lossless = False
     qualities = (1, 100)
     default_quality = 60
+    sweep_qualities = (20, 35, 50, 62, 75, 88)
     description = "AVIF (libavif, speed 6), quality 1..100; 8-bit gray/RGB/RGBA"
 
     def check(self, item: Item) -> None:
         check_image(self, item, dtypes=("uint8",), max_side=65536)
 
-    def encode(self, item: Item, quality: int) -> bytes:
+    def encode(self, item: Item, quality: int, options: Mapping[str, Any]) -> Encoded:
         data = gray_to_rgb(item.data) if channels_of(item.meta) == 1 else item.data
-        return imagecodecs.avif_encode(data, level=quality, speed=SPEED, numthreads=1)
+        return Encoded(imagecodecs.avif_encode(data, level=quality, speed=SPEED, numthreads=1))
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         return Item(from_decoded(imagecodecs.avif_decode(payload, numthreads=1), meta), meta)

@@ -1,16 +1,84 @@
-"""The Codec protocol and the registry every codec module adds itself to."""
+"""The Codec contract and the registry every codec module adds itself to.
+
+A codec is a class whose attributes describe it (name, media, lossless flag, quality levels,
+options, weights) and whose methods turn ``Item``s into payload bytes and back. The registry
+reads the attributes without importing torch: codec modules import heavy libraries (torch,
+imagecodecs, PyAV) inside the methods that need them, so ``ncodec list`` and the classical
+codecs start fast. See ``docs/adding_a_codec.md``.
+"""
 from __future__ import annotations
 
 import hashlib
 import importlib
 import pkgutil
-from typing import ClassVar, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping, Sequence
 
-from ..errors import CodecError, UnknownCodecError, UnsupportedInputError
+from ..errors import CodecError, OptionError, UnknownCodecError, UnsupportedInputError
 from ..item import Item, ItemMeta
 
 _REGISTRY: dict[str, type["Codec"]] = {}
 _INSTANCES: dict[str, "Codec"] = {}
+
+_BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True,
+               "0": False, "false": False, "no": False, "off": False}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One encoder setting a codec declares: ``-O name=value`` on the CLI, ``options={name: value}`` in Python.
+
+    ``type`` is int, float, str or bool; ``choices`` (optional) restricts the value; ``default``
+    None means "not set" (the codec picks, e.g. no time budget).
+    """
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    choices: tuple | None = None
+
+    def parse(self, codec: str, value: Any) -> Any:
+        """Convert a CLI string (or check a Python value) into this option's type."""
+        if value is None:
+            return None
+        try:
+            if self.type is bool:
+                v = _BOOL_WORDS[str(value).strip().lower()] if isinstance(value, str) else bool(value)
+            elif isinstance(value, str):
+                v = self.type(value.strip())
+            elif self.type is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+                v = float(value)
+            elif self.type is int and isinstance(value, int) and not isinstance(value, bool):
+                v = int(value)
+            elif self.type is str and isinstance(value, str):
+                v = value
+            else:
+                raise TypeError(type(value).__name__)
+        except (ValueError, TypeError, KeyError):
+            raise OptionError(f"{codec}: option {self.name} takes a {self.type.__name__}, "
+                              f"not {value!r}") from None
+        if self.choices is not None and v not in self.choices:
+            raise OptionError(f"{codec}: option {self.name} must be one of "
+                              f"{', '.join(map(str, self.choices))}, not {v!r}")
+        return v
+
+    def describe(self) -> str:
+        """One line for ``ncodec list CODEC``: name=type (default), choices, help."""
+        kind = "|".join(map(str, self.choices)) if self.choices else self.type.__name__
+        return f"{self.name}={kind} (default {self.default}): {self.help}"
+
+
+@dataclass
+class Encoded:
+    """What ``encode`` returns per item: the payload and the model's ideal code length.
+
+    ``ideal_bits`` is -log2 P of the coded symbols under the integer tables the coder used
+    (plus any fixed side bits the codec stores), or None for codecs without a model (classical).
+    """
+
+    payload: bytes
+    ideal_bits: float | None = None
 
 
 class Codec:
@@ -22,13 +90,48 @@ class Codec:
     """
 
     name: ClassVar[str] = ""
-    media: ClassVar[str] = ""
+    media: ClassVar[str | tuple[str, ...]] = ""          # one kind, a tuple, or "bytes" for any
     lossless: ClassVar[bool] = False
     version: ClassVar[int] = 1
     qualities: ClassVar[tuple[int, int] | None] = None   # inclusive (lo, hi); None: no quality knob
     default_quality: ClassVar[int] = 0
+    sweep_qualities: ClassVar[tuple[int, ...] | None] = None   # levels R-D sweeps use (None: all)
+    options: ClassVar[tuple[Option, ...]] = ()
     weights: ClassVar[tuple[str, ...]] = ()               # weight files it needs (see ncodec.weights)
     description: ClassVar[str] = ""
+
+    # --- description (class level: no instance, no heavy import) --------------------
+    @classmethod
+    def media_kinds(cls) -> tuple[str, ...]:
+        """The media kinds this codec accepts (("bytes",) means any)."""
+        return cls.media if isinstance(cls.media, tuple) else (cls.media,)
+
+    @classmethod
+    def codes(cls, media: str) -> bool:
+        """True when the codec accepts items of ``media``."""
+        kinds = cls.media_kinds()
+        return media in kinds or "bytes" in kinds
+
+    @classmethod
+    def sweep_levels(cls) -> list[int]:
+        """Quality levels a rate-distortion sweep visits."""
+        if cls.sweep_qualities is not None:
+            return list(cls.sweep_qualities)
+        if cls.qualities is None:
+            return [0]
+        lo, hi = cls.qualities
+        return list(range(lo, hi + 1))
+
+    @classmethod
+    def resolve_options(cls, options: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Every declared option with its value (given or default); unknown names are refused."""
+        declared = {o.name: o for o in cls.options}
+        given = dict(options or {})
+        unknown = sorted(set(given) - set(declared))
+        if unknown:
+            have = ", ".join(declared) or "none"
+            raise OptionError(f"codec {cls.name!r} has no option {unknown[0]!r} (options: {have})")
+        return {n: (o.parse(cls.name, given[n]) if n in given else o.default) for n, o in declared.items()}
 
     # --- identity ---------------------------------------------------------------
     def model_id(self, quality: int) -> bytes:
@@ -50,30 +153,26 @@ class Codec:
     # --- checks -----------------------------------------------------------------
     def check(self, item: Item) -> None:
         """Raise UnsupportedInputError if the item is outside what this codec handles."""
-        if item.meta.media != self.media and not (self.media == "bytes"):
+        if not self.codes(item.meta.media):
             raise UnsupportedInputError(
-                f"codec {self.name!r} codes {self.media}, not {item.meta.media}")
+                f"codec {self.name!r} codes {'/'.join(self.media_kinds())}, not {item.meta.media}")
 
     # --- coding -----------------------------------------------------------------
-    def encode(self, item: Item, quality: int) -> bytes:
-        """Payload bytes for one item."""
+    def encode(self, item: Item, quality: int, options: Mapping[str, Any]) -> Encoded:
+        """Payload and ideal bits for one item; ``options`` are already resolved."""
         raise NotImplementedError
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         """Item back from a payload and its stored metadata."""
         raise NotImplementedError
 
-    def encode_batch(self, items: Sequence[Item], quality: int) -> list[bytes]:
-        """Payloads for many items; each must decode on its own."""
-        return [self.encode(it, quality) for it in items]
+    def encode_batch(self, items: Sequence[Item], quality: int, options: Mapping[str, Any]) -> list[Encoded]:
+        """One ``Encoded`` per item; each payload must decode on its own."""
+        return [self.encode(it, quality, options) for it in items]
 
     def decode_batch(self, payloads: Sequence[bytes], metas: Sequence[ItemMeta], quality: int) -> list[Item]:
         """Items for many payloads."""
         return [self.decode(p, m, quality) for p, m in zip(payloads, metas)]
-
-    def estimate_bits(self, item: Item, quality: int) -> float | None:
-        """The model's ideal code length (-log2 P) in bits, where the codec has one."""
-        return None
 
 
 def register(cls: type[Codec]) -> type[Codec]:
@@ -92,7 +191,7 @@ def _load_all() -> None:
 
 
 def available() -> dict[str, type[Codec]]:
-    """All registered codec classes by name (imports every codec module once)."""
+    """All registered codec classes by name (imports every codec module once; none imports torch)."""
     if not getattr(available, "_loaded", False):
         _load_all()
         available._loaded = True  # type: ignore[attr-defined]
@@ -120,3 +219,14 @@ def short_hash(*blobs: bytes) -> bytes:
 def payload_error(codec: str, exc: Exception) -> CodecError:
     """Wrap any failure while parsing a codec payload into one CodecError."""
     return CodecError(f"{codec}: payload cannot be decoded ({type(exc).__name__}: {exc})")
+
+
+def parse_option_args(pairs: Sequence[str]) -> dict[str, str]:
+    """``["steps=300", "lr=1e-3"]`` (CLI ``-O``) -> {"steps": "300", ...}; values are typed by the codec."""
+    out: dict[str, str] = {}
+    for p in pairs:
+        key, sep, value = p.partition("=")
+        if not sep or not key.strip():
+            raise OptionError(f"option {p!r} is not KEY=VALUE")
+        out[key.strip()] = value
+    return out

@@ -1,6 +1,8 @@
 """FLAC via soundfile (libsndfile): the classical lossless audio baseline (int16 / 24-bit PCM)."""
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import io
 
 import numpy as np
@@ -8,7 +10,7 @@ import soundfile as sf
 
 from ..errors import UnsupportedInputError
 from ..item import Item, ItemMeta
-from .base import Codec, register
+from .base import Codec, Encoded, register
 
 
 def _strip_metadata(flac: bytes) -> bytes:
@@ -48,12 +50,12 @@ class FLAC(Codec):
         if not 1 <= item.meta.sample_rate <= 655350:
             raise UnsupportedInputError("flac needs a sample rate in 1..655350 Hz")
 
-    def encode(self, item: Item, quality: int) -> bytes:
+    def encode(self, item: Item, quality: int, options: Mapping[str, Any]) -> Encoded:
         buf = io.BytesIO()
         subtype = "PCM_16" if item.meta.dtype == "int16" else "PCM_24"
         sf.write(buf, item.data, item.meta.sample_rate, format="FLAC", subtype=subtype,
                  compression_level=quality / 8)
-        return _strip_metadata(buf.getvalue())
+        return Encoded(_strip_metadata(buf.getvalue()))
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         data, _ = sf.read(io.BytesIO(payload), dtype=meta.dtype, always_2d=False)

@@ -1,205 +1,22 @@
 """Codec ``flow``: lossless images with an integer discrete flow (ncodec.models.flow) whose
-latents are coded stage by stage with the shared rANS layer.
+latents are coded stage by stage with the shared rANS layer (the coding lives in
+``_flow_coding``, imported on first use so listing codecs never imports torch).
 
 28x28 grayscale images use the MNIST (quality 1) or Fashion-MNIST (quality 2) weights; RGB
 images of any size are coded in independent 32x32 tiles (edge-padded) by the photo model.
-Prior parameters come from the nets in float64 and are snapped to a 2**-10 grid before they
-become integer tables (``quantize_probs``), so encoder and decoder agree whatever the batch.
 """
 from __future__ import annotations
 
-import hashlib
-from functools import lru_cache
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
-import torch
-from scipy.special import expit
 
-from ..entropy import EntropyDecoder, EntropyEncoder, quantize_probs
 from ..errors import CodecError, UnsupportedInputError
 from ..item import Item, ItemMeta
-from ..models.flow import FlowConfig, IntFlow
-from ..weights import model_id as weights_id
-from ..weights import weight_path
-from .base import Codec, payload_error, register, short_hash
+from .base import Codec, Encoded, payload_error, register, short_hash
 
 GRAY_WEIGHTS = {1: "flow_mnist", 2: "flow_fashion"}
 PHOTO_WEIGHTS = "flow_photo"
-SNAP = 1024.0            # prior parameters are rounded to multiples of 1/SNAP before tables
-CHUNK_SYMBOLS = 8192     # symbols per table build (bounds memory; fixed, so the decoder matches)
-NET_BATCH = 256          # tiles per net evaluation
-
-
-@lru_cache(maxsize=None)
-def load_flow(name: str) -> IntFlow:
-    """The shipped flow ``name`` in float64 eval mode (checked against its manifest sha256)."""
-    blob = torch.load(weight_path(name), map_location="cpu", weights_only=False)
-    model = IntFlow(FlowConfig(**blob["config"]))
-    model.load_state_dict(blob["state"])
-    return model.double().eval()
-
-
-def mixture_tables(logits: np.ndarray, means: np.ndarray, log_s: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """Integer PMFs (N, hi-lo+1) of discretized logistic mixtures (N, K params each), edge bins
-    taking the tails; element-wise float64 in a fixed order, then ``quantize_probs``."""
-    logits = np.round(logits * SNAP) / SNAP
-    means = np.round(means * SNAP) / SNAP
-    log_s = np.round(log_s * SNAP) / SNAP
-    k = logits.shape[1]
-    edges = np.arange(lo, hi, dtype=np.float64) + 0.5            # K_sym - 1 interior edges
-    m = logits[:, 0].copy()
-    for j in range(1, k):
-        m = np.maximum(m, logits[:, j])
-    w = [np.exp(logits[:, j] - m) for j in range(k)]
-    wsum = w[0].copy()
-    for j in range(1, k):
-        wsum = wsum + w[j]
-    cdf = np.zeros((logits.shape[0], len(edges)), dtype=np.float64)
-    for j in range(k):
-        cdf = cdf + (w[j] / wsum)[:, None] * expit((edges[None, :] - means[:, j, None]) * np.exp(-log_s[:, j, None]))
-    full = np.concatenate([np.zeros((cdf.shape[0], 1)), cdf, np.ones((cdf.shape[0], 1))], axis=1)
-    probs = np.diff(full, axis=1)
-    return quantize_probs(np.maximum(probs, 0.0))
-
-
-class _StageData:
-    """Per-stage flattening: which entries of the stage tensor are coded, in canonical order."""
-
-    def __init__(self, model: IntFlow, lev: int, si: int) -> None:
-        self.st = model.stages[lev][si]
-        self.lev, self.si = lev, si
-        self.mask = None
-        if self.st.mask:
-            chk = model.checker[0, 0].numpy().astype(bool)
-            self.mask = chk if self.st.mask == "anchor" else ~chk
-
-    def select(self, arr: np.ndarray) -> np.ndarray:
-        """(n, c, H, W[, K]) -> (n, c, P[, K]) with P the coded positions (all, or a checker half)."""
-        n, c = arr.shape[:2]
-        if self.mask is None:
-            return arr.reshape(n, c, -1, *arr.shape[4:])
-        return arr[:, :, self.mask]
-
-    def put(self, target: np.ndarray, vals: np.ndarray) -> None:
-        """Write decoded values (n, c, P) into the stage's channels/positions of ``target``."""
-        if self.mask is None:
-            target[:, self.st.coded] = vals.reshape(target[:, self.st.coded].shape)
-        else:
-            sub = target[:, self.st.coded]
-            sub[:, :, self.mask] = vals
-            target[:, self.st.coded] = sub
-
-
-def _params(model: IntFlow, lev: int, si: int, y: torch.Tensor) -> tuple[np.ndarray, ...]:
-    """Mixture parameters of a stage as numpy (n, c, H, W, K), nets run in chunks of NET_BATCH."""
-    outs = [[], [], []]
-    with torch.no_grad():
-        for i in range(0, y.shape[0], NET_BATCH):
-            for o, t in zip(outs, model.stage_params(lev, si, y[i:i + NET_BATCH])):
-                o.append(t.permute(0, 1, 3, 4, 2).numpy())
-    return tuple(np.concatenate(o) for o in outs)
-
-
-def _stage_order(model: IntFlow) -> list[tuple[int, int]]:
-    """(level, stage) in decoding order: the top first, then levels from coarse to fine."""
-    order = [(model.cfg.levels, 0), (model.cfg.levels, 1)]
-    for lev in reversed(range(model.cfg.levels)):
-        order += [(lev, si) for si in range(len(model.stages[lev]))]
-    return order
-
-
-def _record_slices(counts: Sequence[int]) -> list[slice]:
-    starts = np.concatenate([[0], np.cumsum(counts)]).astype(int)
-    return [slice(int(a), int(b)) for a, b in zip(starts[:-1], starts[1:])]
-
-
-def encode_tiles(model: IntFlow, tiles: np.ndarray, counts: Sequence[int]) -> tuple[list[bytes], list[float]]:
-    """Payload (and ideal bits) per record; ``tiles`` (N, C, S, S) ints, record r owns ``counts[r]`` tiles."""
-    x = torch.from_numpy(tiles.astype(np.float64))
-    with torch.no_grad():
-        lats = []
-        for i in range(0, x.shape[0], NET_BATCH):
-            lats.append(model.latents(x[i:i + NET_BATCH]))
-        lat = [torch.cat([part[k] for part in lats]) for k in range(len(lats[0]))]
-    encs = [EntropyEncoder("ans") for _ in counts]
-    slices = _record_slices(counts)
-    for lev, si in _stage_order(model):
-        sd = _StageData(model, lev, si)
-        y = lat[lev]
-        if lev == model.cfg.levels and sd.st.mask == "other":
-            y = y * model.checker.to(y.dtype)
-        logits, means, log_s = (sd.select(p) for p in _params(model, lev, si, y))
-        vals = sd.select(lat[lev][:, sd.st.coded].numpy()).astype(np.int64) - sd.st.lo
-        if vals.size and (vals.min() < 0 or vals.max() > sd.st.hi - sd.st.lo):
-            raise CodecError("flow: latent outside its support (model/weights inconsistent)")
-        for enc, sl in zip(encs, slices):
-            _code_chunks(enc, None, vals[sl], logits[sl], means[sl], log_s[sl], sd.st.lo, sd.st.hi)
-    return [e.finish() for e in encs], [e.ideal_bits for e in encs]
-
-
-def _code_chunks(enc, dec, vals, logits, means, log_s, lo, hi):
-    """Encode ``vals`` (or decode with ``dec``) in fixed chunks; returns decoded flat values."""
-    k = logits.shape[-1]
-    lg, mu, ls = (a.reshape(-1, k) for a in (logits, means, log_s))
-    out = []
-    for i in range(0, lg.shape[0], CHUNK_SYMBOLS):
-        pmf = mixture_tables(lg[i:i + CHUNK_SYMBOLS], mu[i:i + CHUNK_SYMBOLS], ls[i:i + CHUNK_SYMBOLS], lo, hi)
-        if enc is not None:
-            enc.encode(vals.reshape(-1)[i:i + CHUNK_SYMBOLS], pmf)
-        else:
-            out.append(dec.decode(pmf).astype(np.int64))
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
-
-
-def decode_tiles(model: IntFlow, payloads: Sequence[bytes], counts: Sequence[int]) -> np.ndarray:
-    """Inverse of ``encode_tiles``: (N, C, S, S) int64 tiles of all records."""
-    cfg = model.cfg
-    n = int(sum(counts))
-    decs = [EntropyDecoder(p, "ans") for p in payloads]
-    slices = _record_slices(counts)
-    side = cfg.size >> cfg.levels
-    levels_y: dict[int, np.ndarray] = {cfg.levels: np.zeros((n, cfg.channels, side, side))}
-    h = None
-    for lev, si in _stage_order(model):
-        if lev not in levels_y:
-            s = cfg.size >> (lev + 1)
-            y = np.zeros((n, 4 * cfg.channels, s, s))
-            y[:, [c * 4 for c in range(cfg.channels)]] = h
-            levels_y[lev] = y
-        y = levels_y[lev]
-        sd = _StageData(model, lev, si)
-        logits, means, log_s = (sd.select(p) for p in _params(model, lev, si, torch.from_numpy(y)))
-        vals = np.empty(logits.shape[:-1], dtype=np.int64)
-        for dec, sl in zip(decs, slices):
-            v = _code_chunks(None, dec, None, logits[sl], means[sl], log_s[sl], sd.st.lo, sd.st.hi)
-            vals[sl] = v.reshape(vals[sl].shape) + sd.st.lo
-        sd.put(y, vals.astype(np.float64))
-        if si == len(model.stages[lev]) - 1:
-            if lev == cfg.levels:
-                h = y
-            else:
-                with torch.no_grad():
-                    h = model.inverse_level(lev, torch.from_numpy(y)).numpy()
-    if h is None or h.min() < 0 or h.max() > 255:
-        raise CodecError("flow: decoded pixels out of range (corrupt payload or wrong weights)")
-    return h.astype(np.int64)
-
-
-def _tile(img: np.ndarray, s: int) -> tuple[np.ndarray, int, int]:
-    """(H, W, C) -> (n, C, s, s) edge-padded tiles in raster order, plus the tile grid."""
-    h, w = img.shape[:2]
-    gh, gw = -(-h // s), -(-w // s)
-    pad = np.pad(img, ((0, gh * s - h), (0, gw * s - w), (0, 0)), mode="edge")
-    t = pad.reshape(gh, s, gw, s, -1).transpose(0, 2, 4, 1, 3).reshape(gh * gw, -1, s, s)
-    return t, gh, gw
-
-
-def _untile(tiles: np.ndarray, gh: int, gw: int, h: int, w: int) -> np.ndarray:
-    s = tiles.shape[-1]
-    c = tiles.shape[1]
-    img = tiles.reshape(gh, gw, c, s, s).transpose(0, 3, 1, 4, 2).reshape(gh * s, gw * s, c)
-    return img[:h, :w]
 
 
 @register
@@ -213,12 +30,10 @@ class Flow(Codec):
     description = ("integer discrete flow, lossless: 28x28 gray (q1 MNIST, q2 Fashion-MNIST weights), "
                    "RGB in 32x32 tiles (photo weights)")
 
-    def __init__(self) -> None:
-        self._ideal: dict[bytes, float] = {}
-
     # --- model selection --------------------------------------------------------------
     def model_id(self, quality: int) -> bytes:
-        return short_hash(weights_id(GRAY_WEIGHTS.get(quality, "")), weights_id(PHOTO_WEIGHTS))
+        from ..weights import model_id
+        return short_hash(model_id(GRAY_WEIGHTS.get(quality, "")), model_id(PHOTO_WEIGHTS))
 
     def _kind(self, shape: tuple[int, ...]) -> str:
         if len(shape) == 2 or (len(shape) == 3 and shape[2] == 1):
@@ -238,7 +53,8 @@ class Flow(Codec):
             raise UnsupportedInputError("flow: empty image")
         self._kind(tuple(item.data.shape))
 
-    def _model(self, kind: str, quality: int) -> IntFlow:
+    def _model(self, kind: str, quality: int):
+        from ..weights import load_flow
         return load_flow(GRAY_WEIGHTS[quality] if kind == "gray" else PHOTO_WEIGHTS)
 
     def _split(self, items: Sequence[Item], quality: int):
@@ -249,7 +65,7 @@ class Flow(Codec):
             kind = self._kind(tuple(it.data.shape))
             img = it.data.reshape(it.data.shape[0], it.data.shape[1], -1)
             s = self._model(kind, quality).cfg.size
-            tiles, _, _ = _tile(img, s)
+            tiles, _, _ = _flow_coding().tile(img, s)
             g = groups.setdefault(kind, ([], [], []))
             g[0].append(i)
             g[1].append(tiles)
@@ -257,17 +73,16 @@ class Flow(Codec):
         return groups
 
     # --- coding -------------------------------------------------------------------------
-    def encode_batch(self, items: Sequence[Item], quality: int) -> list[bytes]:
-        out: list[bytes] = [b""] * len(items)
+    def encode_batch(self, items: Sequence[Item], quality: int, options: Mapping[str, Any]) -> list[Encoded]:
+        out: list[Encoded] = [Encoded(b"")] * len(items)
         for kind, (idx, tiles, counts) in self._split(items, quality).items():
-            pays, ideal = encode_tiles(self._model(kind, quality), np.concatenate(tiles), counts)
+            pays, ideal = _flow_coding().encode_tiles(self._model(kind, quality), np.concatenate(tiles), counts)
             for i, p, b in zip(idx, pays, ideal):
-                out[i] = p
-                self._remember(items[i], quality, b)
+                out[i] = Encoded(p, float(b))
         return out
 
-    def encode(self, item: Item, quality: int) -> bytes:
-        return self.encode_batch([item], quality)[0]
+    def encode(self, item: Item, quality: int, options: Mapping[str, Any]) -> Encoded:
+        return self.encode_batch([item], quality, options)[0]
 
     def decode_batch(self, payloads: Sequence[bytes], metas: Sequence[ItemMeta], quality: int) -> list[Item]:
         out: list[Item | None] = [None] * len(payloads)
@@ -280,32 +95,22 @@ class Flow(Codec):
             grids = [(-(-metas[i].shape[0] // s), -(-metas[i].shape[1] // s)) for i in idx]
             counts = [gh * gw for gh, gw in grids]
             try:
-                tiles = decode_tiles(model, [payloads[i] for i in idx], counts)
+                tiles = _flow_coding().decode_tiles(model, [payloads[i] for i in idx], counts)
             except CodecError:
                 raise
             except Exception as exc:
                 raise payload_error(self.name, exc) from exc
-            for i, (gh, gw), sl in zip(idx, grids, _record_slices(counts)):
+            for i, (gh, gw), sl in zip(idx, grids, _flow_coding().record_slices(counts)):
                 m = metas[i]
-                img = _untile(tiles[sl], gh, gw, m.shape[0], m.shape[1]).astype(np.uint8)
+                img = _flow_coding().untile(tiles[sl], gh, gw, m.shape[0], m.shape[1]).astype(np.uint8)
                 out[i] = Item(np.ascontiguousarray(img.reshape(m.shape)), m)
         return out  # type: ignore[return-value]
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         return self.decode_batch([payload], [meta], quality)[0]
 
-    # --- ideal rate ---------------------------------------------------------------------
-    def _key(self, item: Item, quality: int) -> bytes:
-        return hashlib.sha1(item.data.tobytes() + bytes([quality]) + str(item.data.shape).encode()).digest()
 
-    def _remember(self, item: Item, quality: int, bits: float) -> None:
-        if len(self._ideal) > 100000:
-            self._ideal.clear()
-        self._ideal[self._key(item, quality)] = bits
-
-    def estimate_bits(self, item: Item, quality: int) -> float | None:
-        """Ideal -log2 P under the integer tables the coder uses (cached from the last encode)."""
-        key = self._key(item, quality)
-        if key not in self._ideal:
-            self.encode(item, quality)
-        return self._ideal[key]
+def _flow_coding():
+    """The coding half (torch, scipy), imported on first use."""
+    from . import _flow_coding as mod
+    return mod

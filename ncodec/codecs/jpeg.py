@@ -5,11 +5,13 @@ alpha channel and no 16-bit baseline mode, so RGBA and 16-bit images are refused
 """
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import imagecodecs
 
 from ..item import Item, ItemMeta
 from ._image import check_image, restore_shape, to_codec_layout
-from .base import Codec, register
+from .base import Codec, Encoded, register
 
 
 @register
@@ -19,13 +21,14 @@ class JPEG(Codec):
     lossless = False
     qualities = (1, 100)
     default_quality = 75
+    sweep_qualities = (1, 5, 10, 25, 45, 65, 80, 92)
     description = "JPEG (libjpeg-turbo, optimised Huffman, 4:2:0), quality 1..100; 8-bit gray/RGB"
 
     def check(self, item: Item) -> None:
         check_image(self, item, dtypes=("uint8",), channels=(1, 3), max_side=65500)
 
-    def encode(self, item: Item, quality: int) -> bytes:
-        return imagecodecs.jpeg8_encode(to_codec_layout(item.data), level=quality, optimize=True)
+    def encode(self, item: Item, quality: int, options: Mapping[str, Any]) -> Encoded:
+        return Encoded(imagecodecs.jpeg8_encode(to_codec_layout(item.data), level=quality, optimize=True))
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         if not payload.endswith(b"\xff\xd9"):   # libjpeg decodes a cut stream silently, padding with gray

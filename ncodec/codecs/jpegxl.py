@@ -5,11 +5,13 @@ the way ``cjxl -q`` does, at effort 7.
 """
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import imagecodecs
 
 from ..item import Item, ItemMeta
 from ._image import check_image, restore_shape, to_codec_layout
-from .base import Codec, register
+from .base import Codec, Encoded, register
 
 
 def quality_to_distance(q: int) -> float:
@@ -31,8 +33,8 @@ class JPEGXLLossless(Codec):
     def check(self, item: Item) -> None:
         check_image(self, item)
 
-    def encode(self, item: Item, quality: int) -> bytes:
-        return imagecodecs.jpegxl_encode(to_codec_layout(item.data), lossless=True, effort=quality, numthreads=1)
+    def encode(self, item: Item, quality: int, options: Mapping[str, Any]) -> Encoded:
+        return Encoded(imagecodecs.jpegxl_encode(to_codec_layout(item.data), lossless=True, effort=quality, numthreads=1))
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         return Item(restore_shape(imagecodecs.jpegxl_decode(payload, numthreads=1), meta), meta)
@@ -45,14 +47,15 @@ class JPEGXL(Codec):
     lossless = False
     qualities = (1, 100)
     default_quality = 75
+    sweep_qualities = (15, 30, 50, 70, 85, 95)
     description = "JPEG XL lossy (libjxl VarDCT, effort 7), quality 1..100 as cjxl -q; gray/RGB/RGBA 8/16-bit"
 
     def check(self, item: Item) -> None:
         check_image(self, item)
 
-    def encode(self, item: Item, quality: int) -> bytes:
-        return imagecodecs.jpegxl_encode(to_codec_layout(item.data), distance=quality_to_distance(quality),
-                                         effort=7, numthreads=1)
+    def encode(self, item: Item, quality: int, options: Mapping[str, Any]) -> Encoded:
+        return Encoded(imagecodecs.jpegxl_encode(to_codec_layout(item.data), distance=quality_to_distance(quality),
+                                                 effort=7, numthreads=1))
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         return Item(restore_shape(imagecodecs.jpegxl_decode(payload, numthreads=1), meta), meta)

@@ -12,14 +12,14 @@ decoder needs (architecture, every tensor, masks, embeddings, frame size).
 Payload = version byte, kind byte, architecture varints, quantizer bits, stream length
 (varint), then one rANS stream ending in a 16-bit sentinel.
 
-Fitting knobs (the CLI has only -q): environment variables NCODEC_NERV_STEPS,
-NCODEC_NERV_EPOCHS (default 300), NCODEC_NERV_TIME_BUDGET (seconds), NCODEC_NERV_BATCH,
-NCODEC_NERV_LR, NCODEC_NERV_SEED, NCODEC_NERV_DEVICE (auto|cpu|cuda), NCODEC_NERV_THREADS.
+Fitting knobs are codec options (CLI ``-O steps=300``, API ``options={"steps": 300}``):
+steps, epochs, time_budget, batch, lr, seed, device, threads, progress.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -27,7 +27,7 @@ from .._varint import decode_uvarint, encode_uvarint
 from ..entropy import EntropyDecoder, EntropyEncoder, ideal_bits, quantize_probs
 from ..errors import CodecError, UnsupportedInputError
 from ..item import Item, ItemMeta
-from .base import Codec, payload_error, register
+from .base import Codec, Encoded, Option, payload_error, register
 
 FORMAT_VERSION = 1
 SENTINEL = 0xA5C3
@@ -304,11 +304,25 @@ class EncodeReport:
     ideal: dict | None = None
 
 
+FIT_OPTIONS = (
+    Option("steps", int, None, "optimizer steps of the main fit (default: epochs x frames / batch)"),
+    Option("epochs", int, 300, "epochs of the main fit when steps is not set"),
+    Option("time_budget", float, None, "seconds for the whole encode (fit + fine-tunes); stops early"),
+    Option("batch", int, 2, "frames per optimizer step"),
+    Option("lr", float, 5e-3, "peak learning rate"),
+    Option("seed", int, 0, "random seed (the encode is deterministic given it)"),
+    Option("device", str, "auto", "where to fit", choices=("auto", "cpu", "cuda")),
+    Option("threads", int, None, "torch threads while fitting (default: torch's)"),
+    Option("progress", bool, True, "progress bar on a terminal"),
+)
+
+
 class _InrCodec(Codec):
     media = "video"
     lossless = False
     qualities = (0, 8)
     default_quality = 4
+    options = FIT_OPTIONS
     kind = "nerv"
 
     def __init__(self) -> None:
@@ -317,14 +331,14 @@ class _InrCodec(Codec):
     def check(self, item: Item) -> None:
         check_video(self, item)
 
-    def encode(self, item: Item, quality: int) -> bytes:
+    def encode(self, item: Item, quality: int, options: Mapping[str, Any]) -> Encoded:
         from ..models.nerv import make_config
         from ..models.nerv_fit import FitOptions, compress_state, fit
         self.check(item)
         preset, bits, prune = quality_plan(quality)
         frames = item.data
         T, H, W, _ = frames.shape
-        opts = FitOptions.from_env(**item.extra.get("nerv_options", {}))
+        opts = FitOptions(**{k: v for k, v in options.items() if v is not None})
         cfg = make_config(self.kind, T, H, W, preset)
         t0 = time.perf_counter()
         total = opts.time_budget
@@ -337,14 +351,7 @@ class _InrCodec(Codec):
         payload = pack_payload(comp, ideal=ideal)
         self.last = EncodeReport(state.fit_seconds, state.fit_steps, comp.seconds,
                                  nerv_style_estimate_bits(comp), ideal)
-        self._last_key = (id(item.data), quality)
-        return payload
-
-    def estimate_bits(self, item: Item, quality: int) -> float | None:
-        """Ideal code length of the last encode of this very item (fitting is the encode; nothing cheaper exists)."""
-        if self.last is None or getattr(self, "_last_key", None) != (id(item.data), quality):
-            return None
-        return float(sum(self.last.ideal.values())) if self.last.ideal else None
+        return Encoded(payload, float(sum(ideal.values())) if ideal else None)
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         from ..models.nerv_fit import decoder_from_quantized, inputs_for, render

@@ -7,6 +7,8 @@ Packets are stored raw (no Ogg pages); 60 ms frames at <= 16 kbit/s, 20 ms above
 """
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 from fractions import Fraction
 from math import gcd
 
@@ -16,7 +18,7 @@ import numpy as np
 from ..errors import UnsupportedInputError
 from ..item import Item, ItemMeta
 from ._packets import pack_packets, unpack_packets
-from .base import Codec, register
+from .base import Codec, Encoded, register
 
 OPUS_RATE = 48000
 _SCALE = {"int16": 32768.0, "int32": 2147483648.0, "float32": 1.0, "float64": 1.0}
@@ -49,6 +51,7 @@ class Opus(Codec):
     lossless = False
     qualities = (6, 256)
     default_quality = 32
+    sweep_qualities = (6, 8, 12, 16, 24, 32)
     description = "Opus (libopus via PyAV), quality = kbit/s 6..256; any rate (resampled to 48 kHz), mono/stereo"
 
     def check(self, item: Item) -> None:
@@ -63,7 +66,7 @@ class Opus(Codec):
         if m.dtype.startswith("float") and not np.isfinite(item.data).all():
             raise UnsupportedInputError("opus: audio contains NaN or infinity")
 
-    def encode(self, item: Item, quality: int) -> bytes:
+    def encode(self, item: Item, quality: int, options: Mapping[str, Any]) -> Encoded:
         m = item.meta
         ch = _channels(m)
         x = (item.data.astype(np.float64) / _SCALE[m.dtype]).astype(np.float32).reshape(m.shape[0], ch)
@@ -90,7 +93,7 @@ class Opus(Codec):
             frame.pts = i
             packets += [bytes(p) for p in enc.encode(frame)]
         packets += [bytes(p) for p in enc.encode(None)]
-        return pack_packets(packets, [pre_skip])
+        return Encoded(pack_packets(packets, [pre_skip]))
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         (pre_skip,), packets = unpack_packets(payload, 1)

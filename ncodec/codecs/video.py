@@ -6,6 +6,8 @@ overhead) with a varint length each; the decoder must return exactly T frames.
 """
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 from fractions import Fraction
 
 import av
@@ -14,7 +16,7 @@ import numpy as np
 from ..errors import UnsupportedInputError
 from ..item import Item, ItemMeta
 from ._packets import pack_packets, unpack_packets
-from .base import Codec, register
+from .base import Codec, Encoded, register
 
 
 def _encode(frames: np.ndarray, codec: str, pix_fmt: str, options: dict, rate: Fraction) -> list[bytes]:
@@ -64,12 +66,12 @@ class _VideoCodec(Codec):
         if max(d.shape[1:3]) > 16384:
             raise UnsupportedInputError(f"{self.name}: frame side exceeds 16384")
 
-    def options(self, quality: int) -> dict:
+    def encoder_options(self, quality: int) -> dict:
         raise NotImplementedError
 
-    def encode(self, item: Item, quality: int) -> bytes:
-        return pack_packets(_encode(item.data, self.encoder, self.pix_fmt, self.options(quality),
-                                    item.meta.frame_rate))
+    def encode(self, item: Item, quality: int, options: Mapping[str, Any]) -> Encoded:
+        return Encoded(pack_packets(_encode(item.data, self.encoder, self.pix_fmt, self.encoder_options(quality),
+                                            item.meta.frame_rate)))
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         _, packets = unpack_packets(payload)
@@ -82,10 +84,11 @@ class X264(_VideoCodec):
     lossless = False
     qualities = (0, 51)
     default_quality = 23
+    sweep_qualities = (18, 23, 28, 33, 38)
     encoder, decoder = "libx264", "h264"
     description = "H.264 (libx264 via PyAV), quality = CRF 0..51 (lower is better), preset medium, yuv444p"
 
-    def options(self, quality: int) -> dict:
+    def encoder_options(self, quality: int) -> dict:
         return {"crf": str(quality), "preset": "medium"}
 
 
@@ -97,7 +100,7 @@ class X264Lossless(_VideoCodec):
     pix_fmt = "rgb24"
     description = "H.264 lossless RGB (libx264rgb, qp 0, preset medium), exact"
 
-    def options(self, quality: int) -> dict:
+    def encoder_options(self, quality: int) -> dict:
         return {"qp": "0", "preset": "medium"}
 
 
@@ -107,8 +110,9 @@ class X265(_VideoCodec):
     lossless = False
     qualities = (0, 51)
     default_quality = 28
+    sweep_qualities = (20, 25, 30, 35, 40)
     encoder, decoder = "libx265", "hevc"
     description = "HEVC (libx265 via PyAV), quality = CRF 0..51 (lower is better), preset medium, yuv444p"
 
-    def options(self, quality: int) -> dict:
+    def encoder_options(self, quality: int) -> dict:
         return {"crf": str(quality), "preset": "medium", "x265-params": "log-level=error:pools=1:frame-threads=1"}

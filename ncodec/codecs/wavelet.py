@@ -1,119 +1,25 @@
 """``wavelet``: lossy wavelet-packet autoencoder codec (WaLLoC-style) for RGB/gray images and mono audio.
 
-Payload = 2-byte check of the integer latents + one entropy-coded stream (shared entropy layer):
-hyper-latents with the exported EntropyBottleneck tables (index = channel), then latents with
-quantised Gaussian tables (index = the hyperprior's scale snapped to the scale table). Every
-float->integer step runs element-wise in float64 on one item at a time, so payloads do not
-depend on how items are batched.
+The coding engine (model, tables, every torch call) lives in ``_wavelet_engine`` and is
+imported on first use, so listing codecs never imports torch. Payload layout: see there.
 """
 from __future__ import annotations
 
-import zlib
-from functools import lru_cache
+from typing import Any, Mapping
 
 import numpy as np
-import torch
 
-from ..entropy import EntropyDecoder, EntropyEncoder, family_tables, scale_indexes
-from ..entropy.compressai_import import tables_from_entropy_bottleneck
 from ..errors import CodecError, UnsupportedInputError
 from ..item import Item, ItemMeta
-from .base import Codec, payload_error, register, short_hash
+from .base import Codec, Encoded, payload_error, register
 
-BACKEND = "ans"
 N_LEVELS = 10
-AUDIO_INT_SCALE = {"int16": 32768.0, "int32": 2147483648.0}
-
-
-class _Engine:
-    """One loaded model with its coding tables."""
-
-    def __init__(self, weights: str) -> None:
-        from ..models.wavelet import scale_table
-        from ..train.wavelet import load_weights
-        self.model = load_weights(weights)
-        self.cfg = self.model.cfg
-        self.z_tables, _ = tables_from_entropy_bottleneck(self.model.entropy_bottleneck)
-        self.scale_table = scale_table()
-        self.y_tables = family_tables("gaussian", self.scale_table)
-
-    # ---------------------------------------------------------------- shapes
-    def latent_shapes(self, spatial: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """(z shape, y shape) of one item whose padded spatial size follows from ``spatial``."""
-        b = self.cfg.block
-        padded = [s + (-s) % b for s in spatial]
-        yk = tuple(p // 2 ** self.cfg.levels for p in padded)
-        zk = tuple(p // 4 for p in yk)
-        return (1, self.cfg.z_ch, *zk), (1, self.cfg.channels, *yk)
-
-    # ---------------------------------------------------------------- coding
-    def check_level(self, level: int) -> None:
-        """The shipped model must have this quality level."""
-        if not 0 <= level < len(self.cfg.lambdas):
-            raise CodecError(f"wavelet: the installed model has {len(self.cfg.lambdas)} levels, not {level + 1}")
-
-    def encode(self, x: torch.Tensor, level: int) -> tuple[bytes, float]:
-        """x: (1, C, *S) float in model units -> (payload, ideal bits)."""
-        self.check_level(level)
-        q = torch.tensor([level])
-        lat = self.model.encode_latents(self.model.pad(x), q)
-        z_sym = lat["z_sym"].numpy().astype(np.int64)
-        y_sym = lat["y_sym"].numpy().astype(np.int64)
-        z_idx = np.broadcast_to(np.arange(z_sym.shape[1]).reshape(1, -1, *(1,) * (z_sym.ndim - 2)), z_sym.shape)
-        y_idx = scale_indexes(lat["scale"].numpy(), self.scale_table)
-        coded = y_idx > 0                               # index 0: not coded, zero by definition
-        enc = EntropyEncoder(BACKEND)
-        self.z_tables.encode(enc, z_sym, z_idx)
-        self.y_tables.encode(enc, y_sym[coded], y_idx[coded])
-        ideal = enc.ideal_bits
-        return _check_bytes(z_sym, y_sym) + enc.finish(), ideal
-
-    def decode(self, payload: bytes, spatial: tuple[int, ...], level: int) -> torch.Tensor:
-        """Payload -> reconstruction (1, C, *spatial) in model units."""
-        self.check_level(level)
-        if len(payload) < 2:
-            raise CodecError("wavelet: payload truncated (shorter than its 2-byte check)")
-        zs, ys = self.latent_shapes(spatial)
-        dec = EntropyDecoder(payload[2:], BACKEND)
-        z_idx = np.broadcast_to(np.arange(zs[1]).reshape(1, -1, *(1,) * (len(zs) - 2)), zs)
-        z_sym = self.z_tables.decode(dec, z_idx).reshape(zs)
-        q = torch.tensor([level])
-        med = self.model.z_medians().view(1, -1, *(1,) * (len(zs) - 2))
-        z_hat = torch.from_numpy(z_sym.astype(np.float64)) + med
-        mu, scale = self.model.entropy_params(z_hat, q)
-        y_idx = scale_indexes(scale.numpy(), self.scale_table)
-        coded = y_idx > 0
-        y_sym = np.zeros(ys, dtype=np.int64)
-        y_sym[coded] = self.y_tables.decode(dec, y_idx[coded])
-        if _check_bytes(z_sym, y_sym) != payload[:2]:
-            raise CodecError("wavelet: payload is corrupted or truncated (latent check mismatch)")
-        x_hat = self.model.decode_latents(torch.from_numpy(y_sym.astype(np.float64)), mu, q)
-        crop = (slice(None), slice(None)) + tuple(slice(0, s) for s in spatial)
-        return x_hat[crop]
-
-
-def _check_bytes(z_sym: np.ndarray, y_sym: np.ndarray) -> bytes:
-    """16-bit CRC of the integer latents: a decode that went astray (corrupt/truncated data) is caught."""
-    crc = zlib.crc32(np.ascontiguousarray(y_sym, dtype="<i4").tobytes(),
-                     zlib.crc32(np.ascontiguousarray(z_sym, dtype="<i4").tobytes()))
-    return (crc & 0xFFFF).to_bytes(2, "little")
-
-
-@lru_cache(maxsize=None)
-def engine(media: str) -> _Engine:
-    """The loaded image or audio model (cached)."""
-    try:
-        return _Engine(f"wavelet_{media}")
-    except CodecError:
-        raise
-    except Exception as exc:
-        raise CodecError(f"wavelet: cannot load weights wavelet_{media}: {exc}") from exc
 
 
 @register
 class Wavelet(Codec):
     name = "wavelet"
-    media = "image"                     # also codes audio: see check()
+    media = ("image", "audio")
     lossless = False
     version = 1
     qualities = (1, N_LEVELS)
@@ -121,14 +27,9 @@ class Wavelet(Codec):
     weights = ("wavelet_image", "wavelet_audio")
     description = "wavelet-packet autoencoder + hyperprior (WaLLoC-style), lossy RGB/gray images and mono audio"
 
-    def __init__(self) -> None:
-        self._ideal: dict[tuple[int, int], float] = {}
-
     def model_id(self, quality: int) -> bytes:
-        from ..weights import manifest
-        m = manifest()
-        shas = [bytes.fromhex(m[w]["sha256"]) if w in m else b"" for w in self.weights]
-        return short_hash(*shas)
+        from ..weights import model_id
+        return model_id(*self.weights)
 
     def check(self, item: Item) -> None:
         d, meta = item.data, item.meta
@@ -149,46 +50,15 @@ class Wavelet(Codec):
         else:
             raise UnsupportedInputError(f"codec 'wavelet' codes image or audio, not {meta.media}")
 
-    # ---------------------------------------------------------------- conversions
-    @staticmethod
-    def to_tensor(item: Item) -> torch.Tensor:
-        """Item -> (1, C, *S) float32 tensor in model units ([0, 1] pixels, [-1, 1] samples)."""
-        d = item.data
-        if item.meta.media == "image":
-            a = d.reshape(d.shape[0], d.shape[1], -1).astype(np.float32) / 255.0
-            if a.shape[2] == 1:
-                a = np.repeat(a, 3, axis=2)
-            return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None]
-        a = d.reshape(-1).astype(np.float64)
-        a = a / AUDIO_INT_SCALE.get(item.meta.dtype, 1.0)
-        return torch.from_numpy(a.astype(np.float32))[None, None]
-
-    @staticmethod
-    def from_tensor(x: torch.Tensor, meta: ItemMeta) -> Item:
-        """Inverse of ``to_tensor`` (rounded and clipped to the stored dtype)."""
-        a = x[0].double().numpy()
-        if meta.media == "image":
-            if len(meta.shape) == 2 or meta.shape[2] == 1:
-                a = a.mean(axis=0, keepdims=True)
-            img = np.clip(np.round(a * 255.0), 0, 255).astype(np.uint8).transpose(1, 2, 0)
-            return Item(np.ascontiguousarray(img.reshape(meta.shape)), meta)
-        s = a.reshape(-1)
-        if meta.dtype in AUDIO_INT_SCALE:
-            full = AUDIO_INT_SCALE[meta.dtype]
-            s = np.clip(np.round(s * full), -full, full - 1)
-        return Item(np.ascontiguousarray(s.astype(meta.dtype).reshape(meta.shape)), meta)
-
     # ---------------------------------------------------------------- coding
-    def encode(self, item: Item, quality: int) -> bytes:
+    def encode(self, item: Item, quality: int, options: Mapping[str, Any]) -> Encoded:
+        from ._wavelet_engine import engine, to_tensor
         self.check(item)
-        eng = engine(item.meta.media)
-        payload, ideal = eng.encode(self.to_tensor(item), quality - 1)
-        if len(self._ideal) > 256:
-            self._ideal.clear()
-        self._ideal[(id(item.data), quality)] = ideal + 16
-        return payload
+        payload, ideal = engine(item.meta.media).encode(to_tensor(item), quality - 1)
+        return Encoded(payload, ideal + 16)          # + the 2-byte latent check
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
+        from ._wavelet_engine import engine, from_tensor
         if meta.media not in ("image", "audio"):
             raise CodecError(f"wavelet: cannot decode media {meta.media!r}")
         spatial = tuple(meta.shape[:2]) if meta.media == "image" else (int(meta.shape[0]),)
@@ -199,11 +69,4 @@ class Wavelet(Codec):
             raise
         except Exception as exc:
             raise payload_error(self.name, exc) from exc
-        return self.from_tensor(x, meta)
-
-    def estimate_bits(self, item: Item, quality: int) -> float | None:
-        """The model's ideal code length under the integer tables (+16 check bits)."""
-        key = (id(item.data), quality)
-        if key not in self._ideal:
-            self.encode(item, quality)
-        return self._ideal.get(key)
+        return from_tensor(x, meta)

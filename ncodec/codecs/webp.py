@@ -5,11 +5,13 @@ as one channel; 16-bit images are refused.
 """
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import imagecodecs
 
 from ..item import Item, ItemMeta
 from ._image import channels_of, check_image, from_decoded, gray_to_rgb
-from .base import Codec, register
+from .base import Codec, Encoded, register
 
 MAX_SIDE = 16383
 # libwebp's lossless presets (cwebp -z 0..9): level -> (method, quality), as WebPConfigLosslessPreset.
@@ -32,9 +34,9 @@ class WebPLossless(Codec):
     def check(self, item: Item) -> None:
         check_image(self, item, dtypes=("uint8",), max_side=MAX_SIDE)
 
-    def encode(self, item: Item, quality: int) -> bytes:
+    def encode(self, item: Item, quality: int, options: Mapping[str, Any]) -> Encoded:
         method, q = LOSSLESS_PRESETS[quality]
-        return imagecodecs.webp_encode(_webp_input(item), level=q, lossless=True, method=method, numthreads=1)
+        return Encoded(imagecodecs.webp_encode(_webp_input(item), level=q, lossless=True, method=method, numthreads=1))
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         return Item(from_decoded(imagecodecs.webp_decode(payload), meta, exact_gray=True), meta)
@@ -47,13 +49,14 @@ class WebP(Codec):
     lossless = False
     qualities = (1, 100)
     default_quality = 75
+    sweep_qualities = (1, 5, 10, 25, 45, 65, 80, 92)
     description = "WebP lossy (libwebp, method 4), quality 1..100; 8-bit gray/RGB/RGBA"
 
     def check(self, item: Item) -> None:
         check_image(self, item, dtypes=("uint8",), max_side=MAX_SIDE)
 
-    def encode(self, item: Item, quality: int) -> bytes:
-        return imagecodecs.webp_encode(_webp_input(item), level=quality, lossless=False, method=4, numthreads=1)
+    def encode(self, item: Item, quality: int, options: Mapping[str, Any]) -> Encoded:
+        return Encoded(imagecodecs.webp_encode(_webp_input(item), level=quality, lossless=False, method=4, numthreads=1))
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         return Item(from_decoded(imagecodecs.webp_decode(payload), meta), meta)

@@ -1,11 +1,13 @@
 """Zstandard over the raw array bytes: lossless fallback for bytes, tensors and anything else."""
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import imagecodecs
 import numpy as np
 
 from ..item import Item, ItemMeta
-from .base import Codec, register
+from .base import Codec, Encoded, register
 
 
 @register
@@ -20,8 +22,8 @@ class Zstd(Codec):
     def check(self, item: Item) -> None:
         return None
 
-    def encode(self, item: Item, quality: int) -> bytes:
-        return imagecodecs.zstd_encode(np.ascontiguousarray(item.data).tobytes(), level=quality)
+    def encode(self, item: Item, quality: int, options: Mapping[str, Any]) -> Encoded:
+        return Encoded(imagecodecs.zstd_encode(np.ascontiguousarray(item.data).tobytes(), level=quality))
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         raw = imagecodecs.zstd_decode(payload)

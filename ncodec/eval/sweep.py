@@ -23,45 +23,24 @@ from .metrics import distortion, rate_denominator
 ROW_KEY = ("kind", "dataset", "item", "codec", "quality")
 DATASETS = ("kodak", "bsds500-test", "mnist", "fashion-mnist", "fsdd")
 
-# Levels spread over each classical codec's useful range (its quality knob's meaning differs).
-DEFAULT_LEVELS: dict[str, list[int]] = {
-    "jpeg": [10, 25, 45, 65, 80, 92],
-    "webp": [10, 25, 45, 65, 80, 92],
-    "avif": [20, 35, 50, 62, 75, 88],
-    "jpegxl": [15, 30, 50, 70, 85, 95],
-    "opus": [6, 8, 12, 16, 24, 32],
-}
-
-
 # ------------------------------------------------------------------ data
 
 def load_dataset(name: str, limit: int | None = None) -> list[Item]:
-    """Test items of a named data set (or the files of a folder / a single file path)."""
+    """Test items of a registered data set (``ncodec.data``), or the files of a folder / one file path."""
+    from .. import data as D
     from ..errors import InputError
-    from ..train import data as D
-    if name == "kodak":
-        paths = D.kodak_paths()
-    elif name in ("bsds500-test", "bsds500"):
-        paths = D.bsds_paths("test")
-    elif name in ("mnist", "fashion-mnist"):
-        x, _ = D.load_mnist(name, "test")
-        x = x[:limit] if limit else x
-        return [Item.from_array(img, "image", name=f"{name}_{i:05d}") for i, img in enumerate(x)]
-    elif name == "fsdd":
-        from .tasks import get_task
-        items, _ = get_task("fsdd").load("test")
-        return items[:limit] if limit else items
-    else:
-        p = Path(name)
-        if not p.exists():
+    p = Path(name)
+    if name in D.SPLITS or name in D.ALIASES or not p.exists():
+        if name not in D.SPLITS and name not in D.ALIASES:
             raise InputError(f"unknown data set {name!r} (have: {', '.join(DATASETS)}, or a path)")
-        paths = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")) if p.is_dir() else [p]
-    if not paths:
-        raise InputError(f"data set {name!r} has no files (is ../shared/data there?)")
+        return D.load(name, "test", limit)
     from ..io import read_item
-    paths = paths[:limit] if limit else paths
+    files = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")) if p.is_dir() else [p]
+    files = files[:limit] if limit else files
+    if not files:
+        raise InputError(f"{name}: no files")
     items = []
-    for f in paths:
+    for f in files:
         it = read_item(f)
         it.name = f.name
         items.append(it)
@@ -78,14 +57,8 @@ def codec_levels(codec: str, levels: Sequence[int] | None = None, n: int = 6) ->
         return [int(q) for q in levels]
     if c.qualities is None or c.lossless:      # a lossless codec's knob is effort, not distortion
         return [c.resolve_quality(None)]
-    own = getattr(c, "sweep_levels", None)
-    if own:
-        return [int(q) for q in own]
-    if codec in DEFAULT_LEVELS:
-        lo, hi = c.qualities
-        picked = [q for q in DEFAULT_LEVELS[codec] if lo <= q <= hi]
-        if picked:
-            return picked
+    if c.sweep_qualities is not None:
+        return [int(q) for q in c.sweep_qualities]
     lo, hi = c.qualities
     if hi - lo + 1 <= n:
         return list(range(lo, hi + 1))

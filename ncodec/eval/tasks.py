@@ -78,8 +78,8 @@ def _shift_flip(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
 
 def _mnist_loader(name: str):
     def load(split: str) -> tuple[list[Item], np.ndarray]:
-        from ..train.data import load_mnist
-        x, y = load_mnist(name, split)
+        from .. import data as D
+        x, y = D.arrays(name, split)
         return [Item.from_array(img, "image", name=f"{name}_{split}_{i}") for i, img in enumerate(x)], \
             np.asarray(y, dtype=np.int64)
     return load
@@ -94,9 +94,9 @@ FSDD_LEN = 8000
 @lru_cache(maxsize=2)
 def _fsdd(split: str) -> tuple[tuple[Item, ...], np.ndarray]:
     import soundfile as sf
-    from ..train.data import fsdd_paths
+    from .. import data as D
     items, labels = [], []
-    for p in fsdd_paths(split):
+    for p in D.paths("fsdd", split):
         data, rate = sf.read(str(p), dtype="int16")
         items.append(Item.from_array(data, "audio", name=p.stem, sample_rate=int(rate)))
         labels.append(int(p.stem.split("_")[0]))
@@ -140,13 +140,9 @@ register_task(Task("fsdd", "audio", "logmel", _fsdd_load, _audio_tensor, _audio_
 
 def load_classifier(task: Task | str):
     """The shipped classifier of a task, in eval mode (CodecError if its weights are missing)."""
-    from ..models.classifiers import build
-    from ..weights import weight_path
+    from ..weights import load_classifier as load
     t = get_task(task) if isinstance(task, str) else task
-    blob = torch.load(weight_path(t.weights), map_location="cpu", weights_only=True)
-    model = build(blob["arch"])
-    model.load_state_dict(blob["state_dict"])
-    return model.eval()
+    return load(t.weights)
 
 
 @torch.no_grad()

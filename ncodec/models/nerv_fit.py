@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -39,31 +38,6 @@ class FitOptions:
     progress: bool = True
     finetune_frac: float = 0.15       # extra steps (fraction of the fit) for each of prune-FT and QAT
     threads: int | None = None
-
-    @classmethod
-    def from_env(cls, **overrides) -> "FitOptions":
-        """Options from NCODEC_NERV_{STEPS,EPOCHS,TIME_BUDGET,BATCH,LR,SEED,DEVICE,THREADS} + overrides."""
-        env = os.environ
-        o = cls()
-        if env.get("NCODEC_NERV_STEPS"):
-            o.steps = int(env["NCODEC_NERV_STEPS"])
-        if env.get("NCODEC_NERV_EPOCHS"):
-            o.epochs = int(env["NCODEC_NERV_EPOCHS"])
-        if env.get("NCODEC_NERV_TIME_BUDGET"):
-            o.time_budget = float(env["NCODEC_NERV_TIME_BUDGET"])
-        if env.get("NCODEC_NERV_BATCH"):
-            o.batch = int(env["NCODEC_NERV_BATCH"])
-        if env.get("NCODEC_NERV_LR"):
-            o.lr = float(env["NCODEC_NERV_LR"])
-        if env.get("NCODEC_NERV_SEED"):
-            o.seed = int(env["NCODEC_NERV_SEED"])
-        if env.get("NCODEC_NERV_DEVICE"):
-            o.device = env["NCODEC_NERV_DEVICE"]
-        if env.get("NCODEC_NERV_THREADS"):
-            o.threads = int(env["NCODEC_NERV_THREADS"])
-        for k, v in overrides.items():
-            setattr(o, k, v)
-        return o
 
     def resolve_device(self) -> torch.device:
         """cuda when present (unless told otherwise), else cpu."""

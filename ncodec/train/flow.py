@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..models.flow import FlowConfig, IntFlow
-from .data import bsds_paths, load_mnist
+from .. import data as D
 from .loop import add_common_args, config_from_args, gradient_step, run_training
 from .registry import register_trainer
 
@@ -31,7 +31,7 @@ def load_photo_pool(max_side: int = 0) -> np.ndarray:
     """BSDS500 train+val images as a list-like of uint8 (H, W, 3) arrays."""
     from PIL import Image
     imgs = []
-    for p in bsds_paths("train") + bsds_paths("val"):
+    for p in D.paths("bsds500", "train") + D.paths("bsds500", "val"):
         imgs.append(np.asarray(Image.open(p).convert("RGB")))
     return imgs
 
@@ -41,7 +41,7 @@ def photo_test_tiles(n_images: int = 8, size: int = 32, per_image: int = 16, see
     from PIL import Image
     rng = np.random.default_rng(seed)
     out = []
-    for p in bsds_paths("test")[:n_images]:
+    for p in D.paths("bsds500", "test")[:n_images]:
         a = np.asarray(Image.open(p).convert("RGB"))
         for _ in range(per_image):
             y = rng.integers(0, a.shape[0] - size + 1)
@@ -58,7 +58,7 @@ class Sampler:
         if data == "bsds500":
             self.pool = load_photo_pool()
         else:
-            self.x, _ = load_mnist(data, "train")
+            self.x, _ = D.arrays(data, "train")
 
     def batch(self, n: int) -> torch.Tensor:
         if self.data != "bsds500":
@@ -81,7 +81,7 @@ def test_set(data: str, n: int) -> torch.Tensor:
     """The first ``n`` test images (or fixed test tiles for photos) as float tensors."""
     if data == "bsds500":
         return torch.from_numpy(photo_test_tiles().astype(np.float32))[:n]
-    x, _ = load_mnist(data, "test")
+    x, _ = D.arrays(data, "test")
     return torch.from_numpy(x[:n, None].astype(np.float32))
 
 

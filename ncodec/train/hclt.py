@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..models.hclt import HCLT, chow_liu_tree, init_emissions_from_data, load_hclt, mutual_information, save_hclt
-from .data import load_mnist
+from .. import data as D
 from .loop import add_common_args, config_from_args, run_training
 from .registry import register_trainer
 
@@ -57,8 +57,8 @@ def run(args) -> int:
     """Train (or resume) and, when finished, write the weights + manifest with the measured test bpd."""
     threads = args.threads or 1
     torch.set_num_threads(threads)
-    xtr, _ = load_mnist(args.data, "train")
-    xte, _ = load_mnist(args.data, "test")
+    xtr, _ = D.arrays(args.data, "train")
+    xte, _ = D.arrays(args.data, "test")
     xtr = xtr.reshape(len(xtr), -1)
     xte = xte.reshape(len(xte), -1)
     steps_per_epoch = math.ceil(len(xtr) / args.batch)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..models.wavelet import WaveletAE, WaveletConfig, build
-from .data import bsds_paths, fsdd_paths
+from .. import data as D
 from .loop import add_common_args, config_from_args, gradient_step, run_training
 from .registry import register_trainer
 
@@ -40,7 +40,7 @@ def load_images(split_names=("train", "val")) -> list[np.ndarray]:
     from PIL import Image
     out = []
     for split in split_names:
-        for p in bsds_paths(split):
+        for p in D.paths("bsds500", split):
             with Image.open(p) as im:
                 out.append(np.array(im.convert("RGB")))
     return out
@@ -49,7 +49,7 @@ def load_images(split_names=("train", "val")) -> list[np.ndarray]:
 def load_audio(split: str = "train") -> np.ndarray:
     """All FSDD clips of a split concatenated into one float32 waveform in [-1, 1]."""
     import soundfile as sf
-    parts = [sf.read(p, dtype="float32")[0] for p in fsdd_paths(split)]
+    parts = [sf.read(p, dtype="float32")[0] for p in D.paths("fsdd", split)]
     return np.concatenate(parts).astype(np.float32)
 
 
@@ -134,21 +134,6 @@ def export(model: WaveletAE, name: str, command: str, extra: dict, n_low: int = 
     torch.save({"config": model.cfg.to_dict(), "state_dict": sd}, path)
     write_manifest(name, path, dataset=extra.pop("dataset", ""), command=command, **extra)
     return path
-
-
-def load_weights(name: str) -> WaveletAE:
-    """A shipped model in eval mode with its frozen integer tables (no compressai import needed)."""
-    from ..weights import weight_path
-    blob = torch.load(weight_path(name), map_location="cpu", weights_only=False)
-    model = build(blob["config"], frozen_prior=True)
-    sd = blob["state_dict"]
-    keep = {k: v for k, v in sd.items() if not k.startswith("entropy_bottleneck.")}
-    for key in ("quantiles", "_quantized_cdf", "_offset", "_cdf_length"):
-        keep[f"entropy_bottleneck.{key}"] = sd[f"entropy_bottleneck.{key}"]
-        getattr(model.entropy_bottleneck, key).resize_(sd[f"entropy_bottleneck.{key}"].shape)
-    model.load_state_dict(keep)
-    model.requires_grad_(False)
-    return model.eval()
 
 
 # ------------------------------------------------------------------ CLI entry

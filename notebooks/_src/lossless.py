@@ -24,14 +24,14 @@ import pandas as pd
 import torch
 
 import ncodec
-from ncodec.train.data import load_mnist
+from ncodec import data as D
 
 %matplotlib inline
 plt.rcParams.update({"figure.dpi": 72})
 torch.set_num_threads(1)
 
 N = 100
-data = {name: load_mnist(name, "test")[0][:N] for name in ("mnist", "fashion-mnist")}
+data = {name: D.arrays(name, "test")[0][:N] for name in ("mnist", "fashion-mnist")}
 fig, axes = plt.subplots(2, 10, figsize=(8, 1.8))
 for row, (name, x) in zip(axes, data.items()):
     for ax, img in zip(row, x):

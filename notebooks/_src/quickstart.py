@@ -23,12 +23,12 @@ import pandas as pd
 
 import ncodec
 from ncodec.codecs.base import available
-from ncodec.train.data import data_root, fsdd_paths, kodak_paths, load_mnist
+from ncodec import data as D
 
 %matplotlib inline
 plt.rcParams.update({"figure.dpi": 72, "image.interpolation": "nearest"})
 work = Path(tempfile.mkdtemp(prefix="ncodec_quickstart_"))
-print("ncodec", ncodec.__version__, "| data from", data_root())
+print("ncodec", ncodec.__version__, "| data from", D.data_root())
 
 # %% [markdown]
 # ## Which codecs are there?
@@ -48,7 +48,7 @@ pd.DataFrame([{"codec": n, "media": c.media, "lossless": c.lossless,
 # the `.ncz` file. Without a `quality` the default codec is lossless.
 
 # %%
-src = kodak_paths()[22]                       # kodim23.png, 768x512 RGB
+src = D.paths("kodak")[22]                       # kodim23.png, 768x512 RGB
 res = ncodec.compress(src, output=work / "kodim23.ncz")
 image = res.items[0]
 h, w = image.meta.shape[:2]
@@ -106,7 +106,7 @@ plt.tight_layout()
 # bits per sample; raw PCM is 16.
 
 # %%
-wav = fsdd_paths("test")[0]
+wav = D.paths("fsdd", "test")[0]
 res_a = ncodec.compress(wav, output=work / "clip.ncz")
 clip = res_a.items[0]
 a_bytes = (work / "clip.ncz").stat().st_size
@@ -140,7 +140,7 @@ ax.set_xlabel("seconds"); ax.legend(loc="upper right"); plt.tight_layout()
 # record per image, each decodable on its own, with a few bytes of index per record.
 
 # %%
-digits, labels = load_mnist("mnist", "test")
+digits, labels = D.arrays("mnist", "test")
 batch = digits[:256]
 res_d = ncodec.compress(ncodec.Item.from_array(batch, "tensor"), output=work / "digits.ncz")
 d_bytes = (work / "digits.ncz").stat().st_size

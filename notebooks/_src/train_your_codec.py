@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 
 import ncodec
-from ncodec.train.data import load_mnist
+from ncodec import data as D
 from ncodec.train.loop import TrainConfig, gradient_step, run_training
 
 %matplotlib inline
@@ -39,8 +39,8 @@ plt.rcParams.update({"figure.dpi": 72})
 warnings.filterwarnings("ignore", message="IProgress not found")   # tqdm without ipywidgets
 torch.set_num_threads(1)
 work = Path(tempfile.mkdtemp(prefix="ncodec_train_"))
-x_train, _ = load_mnist("mnist", "train")
-x_test, _ = load_mnist("mnist", "test")
+x_train, _ = D.arrays("mnist", "train")
+x_test, _ = D.arrays("mnist", "test")
 x_train, x_test = x_train[:20000], x_test[:100]
 print("train", x_train.shape, "test", x_test.shape, "| scratch:", work)
 

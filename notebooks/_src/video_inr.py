@@ -29,13 +29,13 @@ from ncodec.codecs import get_codec
 from ncodec.eval.metrics import psnr
 from ncodec.io import read_item
 from ncodec.models.nerv import count_decoder_params
-from ncodec.train.data import data_root
+from ncodec import data as D
 
 %matplotlib inline
 plt.rcParams.update({"figure.dpi": 72})
 torch.set_num_threads(1)
 
-clip = read_item(data_root() / "video" / "bunny_320x180").data[:8, ::2, ::2]   # 8 frames, 160x90
+clip = read_item(D.data_root() / "video" / "bunny_320x180").data[:8, ::2, ::2]   # 8 frames, 160x90
 T, H, W, _ = clip.shape
 video = ncodec.Item.from_array(np.ascontiguousarray(clip), "video", frame_rate=25)
 print(f"clip {clip.shape}, raw {clip.nbytes} B")
