@@ -102,7 +102,7 @@ def test_lossy_image_quality_knob_is_monotone(codec, kodak_crop):
     lo, hi = 20, 90
     sizes, psnrs = [], []
     for q in (lo, hi):
-        payload = c.encode(item, q)
+        payload = c.encode(item, q, {}).payload
         sizes.append(len(payload))
         psnrs.append(psnr(kodak_crop, c.decode(payload, item.meta, q).data))
     assert sizes[0] < sizes[1] and psnrs[0] < psnrs[1], (sizes, psnrs)

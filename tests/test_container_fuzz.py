@@ -141,8 +141,8 @@ class _TinyLearned(base.Codec):
     def model_id(self, quality: int) -> bytes:
         return base.short_hash(self.weights_blob)
 
-    def encode(self, item: Item, quality: int) -> bytes:
-        return item.data.tobytes()
+    def encode(self, item: Item, quality: int, options) -> base.Encoded:
+        return base.Encoded(item.data.tobytes())
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         return Item(np.frombuffer(payload, np.uint8).copy(), meta)

@@ -77,8 +77,8 @@ def codec():
 
 def test_mnist_slice_round_trip_across_batch_sizes(codec, mnist_slice):
     imgs = [Item.from_array(a, "image") for a in mnist_slice[:12]]
-    pays = codec.encode_batch(imgs, 1)
-    assert codec.encode_batch(imgs[5:6], 1)[0] == pays[5]
+    pays = [e.payload for e in codec.encode_batch(imgs, 1, {})]
+    assert codec.encode_batch(imgs[5:6], 1, {})[0].payload == pays[5]
     metas = [it.meta for it in imgs]
     all_at_once = codec.decode_batch(pays, metas, 1)
     one_by_one = [codec.decode(p, m, 1) for p, m in zip(pays[:4], metas[:4])]

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ncodec.codecs import get_codec
-from ncodec.codecs.wavelet import engine
+from ncodec.codecs._wavelet_engine import engine, from_tensor, to_tensor
 from ncodec.errors import CodecError, NcodecError, UnsupportedInputError
 from ncodec.io import read_item
 from ncodec.item import Item
@@ -70,23 +70,23 @@ def test_codec_matches_forward_across_batch_sizes(media):
     q = 3
     eng = engine(media)
     model = eng.model
-    x = torch.cat([codec.to_tensor(it) for it in items])
+    x = torch.cat([to_tensor(it) for it in items])
     with torch.no_grad():
         out = model(model.pad(x), torch.full((2,), q - 1))
-    batch_payloads = codec.encode_batch(items, q)
-    single = [codec.encode(it, q) for it in items]
+    batch_payloads = [e.payload for e in codec.encode_batch(items, q, {})]
+    single = [codec.encode(it, q, {}).payload for it in items]
     assert batch_payloads == single
     for i, it in enumerate(items):
-        lat = model.encode_latents(model.pad(codec.to_tensor(it)), torch.tensor([q - 1]))
+        lat = model.encode_latents(model.pad(to_tensor(it)), torch.tensor([q - 1]))
         assert torch.equal(lat["y_sym"][0], out["y_sym"][i])                   # bit-exact latents
         dec = codec.decode(single[i], it.meta, q)
         assert dec.data.shape == it.data.shape and dec.data.dtype == it.data.dtype
         crop = (slice(None), slice(None)) + tuple(slice(0, s) for s in x.shape[2:])
         with torch.no_grad():   # the same test-time forward on this item alone: identical output
-            alone = model(model.pad(codec.to_tensor(it)), torch.tensor([q - 1]))["x_hat"]
-        assert np.array_equal(dec.data, codec.from_tensor(alone[crop], it.meta).data)
+            alone = model(model.pad(to_tensor(it)), torch.tensor([q - 1]))["x_hat"]
+        assert np.array_equal(dec.data, from_tensor(alone[crop], it.meta).data)
         # batched float32 synthesis may differ in the last float bits: at most one output step
-        ref = codec.from_tensor(out["x_hat"][i:i + 1][crop], it.meta)
+        ref = from_tensor(out["x_hat"][i:i + 1][crop], it.meta)
         assert np.abs(dec.data.astype(np.int64) - ref.data.astype(np.int64)).max() <= 1
     decoded = codec.decode_batch(single, [it.meta for it in items], q)
     assert all(np.array_equal(a.data, codec.decode(p, it.meta, q).data)
@@ -99,7 +99,7 @@ def test_rate_control_ladder_monotone():
     it = _kodak_crops()[0]
     sizes, errs = [], []
     for q in (1, 4, 8):
-        p = codec.encode(it, q)
+        p = codec.encode(it, q, {}).payload
         d = codec.decode(p, it.meta, q).data.astype(np.float64)
         sizes.append(len(p))
         errs.append(np.mean((d - it.data) ** 2))
@@ -110,7 +110,7 @@ def test_rate_control_ladder_monotone():
 def test_damaged_payloads_refused():
     codec = get_codec("wavelet")
     it = _kodak_crops()[0]
-    p = codec.encode(it, 4)
+    p = codec.encode(it, 4, {}).payload
     bad = [p[: len(p) // 2], p[:1], b"", bytearray(p)]
     bad[3][len(p) // 2] ^= 0x5A
     bad[3] = bytes(bad[3])
@@ -137,7 +137,7 @@ def test_gray_and_tiny_images_round_trip():
     for arr in (np.full((1, 1), 200, np.uint8), np.random.default_rng(0).integers(0, 255, (17, 9), dtype=np.uint8),
                 np.zeros((3, 5, 1), np.uint8)):
         it = Item.from_array(arr, "image")
-        dec = codec.decode(codec.encode(it, 8), it.meta, 8)
+        dec = codec.decode(codec.encode(it, 8, {}).payload, it.meta, 8)
         assert dec.data.shape == arr.shape and dec.data.dtype == np.uint8
 
 
