@@ -85,7 +85,7 @@ def test_mnist_slice_round_trip_across_batch_sizes(codec, mnist_slice):
     assert all(a.same_data(b) for a, b in zip(imgs, all_at_once))
     assert all(a.same_data(b) for a, b in zip(imgs, one_by_one))
     bits = 8 * sum(len(p) for p in pays) / (12 * 784)
-    assert bits < 2.6                          # a trained model: well under PNG's ~2.6 bits/pixel
+    assert bits < 1.5       # trained MNIST model: 1.29 here (PNG ~2.6, zstd on the whole array 1.46)
 
 
 @pytest.mark.parametrize("quality", [1, 2])

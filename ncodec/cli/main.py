@@ -1,4 +1,9 @@
-"""Entry point: builds the parser from every ``cmd_*`` module and turns NcodecErrors into one-line messages."""
+"""Entry point: builds the parser from the ``cmd_*`` modules and turns NcodecErrors into one-line messages.
+
+Start-up is kept small: only the subcommand being run registers its full parser (and so imports
+what it needs); the others appear in ``ncodec --help`` by name and one-line help only. Heavy
+libraries (torch, scipy, matplotlib) are imported by the code that uses them, never here.
+"""
 from __future__ import annotations
 
 import argparse
@@ -11,22 +16,53 @@ from ..errors import NcodecError
 INTERNAL_ERROR_EXIT = 70
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full ``ncodec`` parser; subcommands come from ``ncodec/cli/cmd_*.py`` modules."""
+# Subcommands and their one-line help (the module ``cmd_<name>`` registers the full parser).
+COMMANDS = {
+    "compress": "compress files into an .ncz file",
+    "decompress": "decode an .ncz file back to files",
+    "info": "show what an .ncz file holds",
+    "list": "list registered codecs, or show one codec's options",
+    "train": "train a learned codec or a downstream model",
+    "eval": "rate-distortion sweeps, BD-rate, downstream accuracy, reports",
+    "bench": "run a benchmark (writes benchmarks/results/NAME.json)",
+}
+_ALL = object()
+
+
+def _extra_commands() -> list[str]:
+    """``cmd_*`` modules not in COMMANDS (added by later work) are registered in full."""
+    pkg = importlib.import_module("ncodec.cli")
+    return sorted(m.name[4:] for m in pkgutil.iter_modules(pkg.__path__)
+                  if m.name.startswith("cmd_") and m.name[4:] not in COMMANDS)
+
+
+def build_parser(only: object = _ALL) -> argparse.ArgumentParser:
+    """The ``ncodec`` parser. ``only``: the one subcommand to register in full (None: none, just
+    names and help for ``ncodec --help``); by default every subcommand in full (tests, docs)."""
     parser = argparse.ArgumentParser(prog="ncodec", description="Neural data codec toolkit (.ncz files).")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    pkg = importlib.import_module("ncodec.cli")
-    for mod in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
-        if mod.name.startswith("cmd_"):
-            importlib.import_module(f"ncodec.cli.{mod.name}").register(sub)
+    for name in list(COMMANDS) + _extra_commands():
+        if only is _ALL or only == name or name not in COMMANDS:
+            importlib.import_module(f"ncodec.cli.cmd_{name.replace('-', '_')}").register(sub)
+        else:
+            sub.add_parser(name, help=COMMANDS[name])
     return parser
+
+
+def _command_of(argv: list[str]) -> str | None:
+    """The subcommand named on the command line (first word that is not an option), if known."""
+    for a in argv:
+        if not a.startswith("-"):
+            return a if a in COMMANDS else None
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the process exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(only=_command_of(argv))
     args = parser.parse_args(argv)
     try:
         code = args.func(args)
