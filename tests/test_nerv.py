@@ -2,7 +2,6 @@
 a tiny clip end to end through the CLI, and damaged payloads refused cleanly."""
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
@@ -154,18 +153,16 @@ def test_tiny_clip_end_to_end_cli(tmp_path, cli):
     src.mkdir()
     for i, f in enumerate(frames):
         Image.fromarray(f).save(src / f"f{i:03d}.png")
-    env_keep = dict(os.environ)
-    os.environ.update(NCODEC_NERV_STEPS="120", NCODEC_NERV_THREADS="1", NCODEC_NERV_DEVICE="cpu")
-    try:
-        out = tmp_path / "clip.ncz"
-        p = cli("compress", str(src), "-c", "nerv", "-q", "0", "-o", str(out))
-        assert p.returncode == 0, p.stderr.decode()
-        dst = tmp_path / "back"
-        p = cli("decompress", str(out), "-o", str(dst))
-        assert p.returncode == 0, p.stderr.decode()
-    finally:
-        os.environ.clear()
-        os.environ.update(env_keep)
+    out = tmp_path / "clip.ncz"
+    p = cli("compress", str(src), "-c", "nerv", "-q", "0", "-o", str(out),
+            "-O", "steps=120", "-O", "threads=1", "-O", "device=cpu")
+    assert p.returncode == 0, p.stderr.decode()
+    dst = tmp_path / "back"
+    p = cli("decompress", str(out), "-o", str(dst))
+    assert p.returncode == 0, p.stderr.decode()
+    p = cli("compress", str(src), "-c", "nerv", "-o", str(tmp_path / "x.ncz"), "-O", "stepz=3")
+    assert p.returncode == 2 and b"no option 'stepz'" in p.stderr and b"Traceback" not in p.stderr
+    assert len(p.stderr.decode().strip().splitlines()) == 1
     back = np.stack([np.array(Image.open(f)) for f in sorted(dst.iterdir())])
     assert back.shape == frames.shape and back.dtype == np.uint8
     arc = api.open(out)

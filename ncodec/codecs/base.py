@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import pkgutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping, Sequence
 
 from ..errors import CodecError, OptionError, UnknownCodecError, UnsupportedInputError
@@ -75,10 +75,13 @@ class Encoded:
 
     ``ideal_bits`` is -log2 P of the coded symbols under the integer tables the coder used
     (plus any fixed side bits the codec stores), or None for codecs without a model (classical).
+    ``info`` carries what the encode measured that is not part of the file (fitting steps and
+    seconds of an overfitted codec): it travels with the result, never through codec state.
     """
 
     payload: bytes
     ideal_bits: float | None = None
+    info: dict = field(default_factory=dict)     # codec-specific measurements (e.g. fit steps), for reports
 
 
 class Codec:

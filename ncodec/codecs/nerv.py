@@ -18,7 +18,6 @@ steps, epochs, time_budget, batch, lr, seed, device, threads, progress.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
@@ -293,17 +292,6 @@ def check_video(codec: Codec, item: Item) -> None:
         raise UnsupportedInputError(f"{codec.name}: frame size {d.shape[1]}x{d.shape[2]} not supported (8..8192)")
 
 
-@dataclass
-class EncodeReport:
-    """What the last encode measured (for benchmarks and the CLI summary)."""
-
-    fit_seconds: float = 0.0
-    fit_steps: int = 0
-    compress_seconds: float = 0.0
-    estimate_bits: int = 0
-    ideal: dict | None = None
-
-
 FIT_OPTIONS = (
     Option("steps", int, None, "optimizer steps of the main fit (default: epochs x frames / batch)"),
     Option("epochs", int, 300, "epochs of the main fit when steps is not set"),
@@ -324,9 +312,6 @@ class _InrCodec(Codec):
     default_quality = 4
     options = FIT_OPTIONS
     kind = "nerv"
-
-    def __init__(self) -> None:
-        self.last: EncodeReport | None = None
 
     def check(self, item: Item) -> None:
         check_video(self, item)
@@ -349,9 +334,10 @@ class _InrCodec(Codec):
         comp = compress_state(state, frames, bits, prune, opts, ft_steps, end, render_frames=False)
         ideal: dict = {}
         payload = pack_payload(comp, ideal=ideal)
-        self.last = EncodeReport(state.fit_seconds, state.fit_steps, comp.seconds,
-                                 nerv_style_estimate_bits(comp), ideal)
-        return Encoded(payload, float(sum(ideal.values())) if ideal else None)
+        info = {"fit_seconds": state.fit_seconds, "fit_steps": state.fit_steps,
+                "compress_seconds": comp.seconds, "nerv_style_estimate_bits": nerv_style_estimate_bits(comp),
+                "ideal_by_part": ideal}
+        return Encoded(payload, float(sum(ideal.values())) if ideal else None, info)
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         from ..models.nerv_fit import decoder_from_quantized, inputs_for, render

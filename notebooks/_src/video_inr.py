@@ -25,7 +25,6 @@ import torch
 
 import ncodec
 from ncodec._varint import decode_uvarint
-from ncodec.codecs import get_codec
 from ncodec.eval.metrics import psnr
 from ncodec.io import read_item
 from ncodec.models.nerv import count_decoder_params
@@ -43,19 +42,19 @@ print(f"clip {clip.shape}, raw {clip.nbytes} B")
 # %% [markdown]
 # ## Fit, compress, decode
 #
-# The fitting options travel with the item (`item.extra["nerv_options"]`; the CLI reads the
-# same knobs from `NCODEC_NERV_*` environment variables).
+# Fitting settings are codec options: `options={...}` here, `-O key=value` on the command line
+# (`ncodec list nerv` shows them). What the fit measured comes back in `res.info`.
 
 # %%
-video.extra["nerv_options"] = {"time_budget": 25, "progress": False, "threads": 1, "seed": 0}
+fit = {"time_budget": 25, "progress": False, "threads": 1, "seed": 0}
 t0 = time.perf_counter()
-res = ncodec.compress(video, codec="nerv", quality=4)
+res = ncodec.compress(video, codec="nerv", quality=4, options=fit)
 enc_s = time.perf_counter() - t0
-report = get_codec("nerv").last
+report = res.info[0]
 decoded = ncodec.decompress(res.data).data
 file_bytes = len(res.data)
 print(f"nerv q={res.quality}: {file_bytes} B = {8 * file_bytes / (T * H * W):.3f} bpp, "
-      f"PSNR {psnr(clip, decoded):.2f} dB; fit {report.fit_steps} steps in {report.fit_seconds:.1f} s, "
+      f"PSNR {psnr(clip, decoded):.2f} dB; fit {report['fit_steps']} steps in {report['fit_seconds']:.1f} s, "
       f"encode {enc_s:.1f} s")
 
 # %% [markdown]
@@ -81,7 +80,7 @@ def split_payload(payload: bytes) -> tuple[int, int]:
 
 
 pos, stream_len = split_payload(payload)
-ideal = report.ideal
+ideal = report['ideal_by_part']
 parts = {
     "container header + checksum": file_bytes - len(payload),
     "architecture + stream length": pos,
@@ -108,7 +107,7 @@ kept = sum(int(w.mask.sum()) if w.mask is not None else w.q.size for w in weight
 estimates = pd.DataFrame([
     {"size claimed by": "parameters x bits", "bytes": params * bits / 8},
     {"size claimed by": "kept (unpruned) weights x bits", "bytes": kept * bits / 8},
-    {"size claimed by": "Huffman code of kept weights (NeRV-style)", "bytes": report.estimate_bits / 8},
+    {"size claimed by": "Huffman code of kept weights (NeRV-style)", "bytes": report['nerv_style_estimate_bits'] / 8},
     {"size claimed by": "real .ncz file", "bytes": file_bytes},
 ]).set_index("size claimed by")
 estimates["vs real file"] = [f"{100 * (b / file_bytes - 1):+.0f}%" for b in estimates["bytes"]]
@@ -125,7 +124,7 @@ fig, ax = plt.subplots(figsize=(8, 2.4))
 left = 0.0
 for (name, b), color in zip(parts.items(), plt.cm.tab10.colors):
     ax.barh(["real file"], [b], left=left, color=color, label=name); left += b
-ax.barh(["NeRV-style estimate"], [report.estimate_bits / 8], color="gray")
+ax.barh(["NeRV-style estimate"], [report['nerv_style_estimate_bits'] / 8], color="gray")
 ax.set_xlabel("bytes"); ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1, 0.5))
 plt.tight_layout()
 
