@@ -1,10 +1,14 @@
-"""The .ncz byte format: header (codec, model identity, metadata), record index, payloads, CRC32.
+"""The .ncz byte format: header (codec, model identity, metadata), record index, per-record
+content checks, payloads, CRC32.
 
 Layout and versioning rule are documented in docs/format.md; this module is the only code
-that reads or writes those bytes.
+that reads or writes those bytes. Version 2 added the per-record content check (a short
+keyed hash of what the record decodes to, see ``content_check``); version 1 files (no checks)
+are still read.
 """
 from __future__ import annotations
 
+import hashlib
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -15,7 +19,8 @@ from .errors import ChecksumError, FormatError, TruncatedError, UnsupportedVersi
 from .item import DTYPES, MEDIA_KINDS, ItemMeta
 
 MAGIC = b"NCZ"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MODEL_ID_BYTES = 8
 
 FLAG_ARCHIVE = 0x01      # many records with an index (else: exactly one record, no index)
@@ -23,7 +28,40 @@ FLAG_NAMES = 0x02        # every record carries a name
 FLAG_MODEL_ID = 0x04     # an 8-byte model identity follows the codec fields
 FLAG_MANY_METAS = 0x08   # a table of metadata entries + one meta index per record (else one shared meta)
 FLAG_STACK = 0x10        # the records came from one stacked array (write back as one .npy)
-KNOWN_FLAGS = FLAG_ARCHIVE | FLAG_NAMES | FLAG_MODEL_ID | FLAG_MANY_METAS | FLAG_STACK
+CHECK_SHIFT = 5          # bits 5-6: content check width code (version 2; 0 is invalid there)
+CHECK_MASK = 0x03 << CHECK_SHIFT
+CHECK_WIDTHS = {1: 2, 2: 4, 3: 8}            # width code -> check bytes per record
+CHECK_CODES = {w: c for c, w in CHECK_WIDTHS.items()}
+KNOWN_FLAGS_V1 = FLAG_ARCHIVE | FLAG_NAMES | FLAG_MODEL_ID | FLAG_MANY_METAS | FLAG_STACK
+KNOWN_FLAGS = KNOWN_FLAGS_V1 | CHECK_MASK
+_CHECK_PERSON = b"ncz-content"
+
+
+def content_check(meta: ItemMeta, content, width: int) -> bytes:
+    """The ``width``-byte content check of one record: BLAKE2b of the packed metadata and the
+    content (bytes-like; arrays are hashed as their little-endian C-order bytes).
+
+    What the content is depends on the codec (``Codec.check_source``): the exact decoded bytes
+    for lossless codecs, the encoder's reconstruction for classical lossy ones, the
+    entropy-decoded integer symbols for learned lossy ones.
+    """
+    if width not in CHECK_CODES:
+        raise ValueError(f"content check width must be one of {sorted(CHECK_CODES)}")
+    h = hashlib.blake2b(digest_size=width, person=_CHECK_PERSON)
+    h.update(_pack_meta(meta))
+    h.update(canonical_bytes(content))
+    return h.digest()
+
+
+def canonical_bytes(content):
+    """A bytes-like view of ``content``: arrays become little-endian, C-contiguous (copied only if needed)."""
+    import numpy as np
+    if isinstance(content, np.ndarray):
+        a = content
+        if a.dtype.str[0] == ">":
+            a = a.astype(a.dtype.newbyteorder("<"))
+        return np.ascontiguousarray(a).reshape(-1).view(np.uint8)
+    return content
 
 
 @dataclass
@@ -33,6 +71,7 @@ class Record:
     payload: bytes
     meta: ItemMeta
     name: str = ""
+    check: bytes = b""       # content check (version 2); b"" for records of version 1 files
 
 
 @dataclass
@@ -47,6 +86,12 @@ class Container:
     archive: bool = False
     stack: bool = False
     extra: dict = field(default_factory=dict)
+    version: int = FORMAT_VERSION       # of a parsed file; pack() derives it from the records
+
+    @property
+    def check_bytes(self) -> int:
+        """Content check bytes per record (0: none, a version 1 file)."""
+        return len(self.records[0].check) if self.records else 0
 
     @property
     def payload_bytes(self) -> int:
@@ -118,11 +163,23 @@ def _unpack_str(buf: bytes, pos: int, end: int) -> tuple[str, int]:
 # ---------------------------------------------------------------- writer
 
 def pack(c: Container) -> bytes:
-    """Serialise a container to bytes (header, index, payloads, CRC32)."""
+    """Serialise a container to bytes (header, index, content checks, payloads, CRC32).
+
+    Records that all carry a content check (of one width: 2, 4 or 8 bytes) make a version 2
+    file; records without any make a version 1 file (what low-level tools that only measure
+    sizes write); a mix is refused.
+    """
     if not c.records:
         raise ValueError("a container needs at least one record")
     if not c.archive and len(c.records) != 1:
         raise ValueError("a single-item container holds exactly one record")
+    widths = {len(r.check) for r in c.records}
+    if len(widths) != 1:
+        raise ValueError("every record needs a content check of the same width, or none does")
+    width = widths.pop()
+    if width and width not in CHECK_CODES:
+        raise ValueError(f"content check width must be one of {sorted(CHECK_CODES)}, not {width}")
+    version = 2 if width else 1
     metas: list[ItemMeta] = []
     meta_index: dict[ItemMeta, int] = {}
     for r in c.records:
@@ -132,14 +189,14 @@ def pack(c: Container) -> bytes:
     names = any(r.name for r in c.records)
     flags = ((FLAG_ARCHIVE if c.archive else 0) | (FLAG_NAMES if names else 0)
              | (FLAG_MODEL_ID if c.model_id else 0) | (FLAG_MANY_METAS if len(metas) > 1 else 0)
-             | (FLAG_STACK if c.stack else 0))
+             | (FLAG_STACK if c.stack else 0) | (CHECK_CODES[width] << CHECK_SHIFT if width else 0))
     if c.model_id and len(c.model_id) != MODEL_ID_BYTES:
         raise ValueError(f"model id must be {MODEL_ID_BYTES} bytes")
     codec_raw = c.codec.encode("ascii")
     if not 0 < len(codec_raw) < 64:
         raise ValueError("codec name must be 1..63 ASCII characters")
     out = bytearray(MAGIC)
-    out.append(FORMAT_VERSION)
+    out.append(version)
     out.append(flags)
     out.append(len(codec_raw))
     out += codec_raw
@@ -158,8 +215,11 @@ def pack(c: Container) -> bytes:
             if names:
                 out += _pack_str(r.name)
             out += encode_uvarint(len(r.payload))
-    elif names:
-        out += _pack_str(c.records[0].name)
+            out += r.check
+    else:
+        if names:
+            out += _pack_str(c.records[0].name)
+        out += c.records[0].check
     for r in c.records:
         out += r.payload
     out += struct.pack("<I", zlib.crc32(out))
@@ -184,11 +244,18 @@ def unpack(data: bytes, verify: bool = True) -> Container:
                 raise UnsupportedVersionError(f"container format version {version} is newer than this reader ({FORMAT_VERSION})")
             raise ChecksumError("checksum mismatch: the file is corrupted or truncated")
     version = buf[3]
-    if version != FORMAT_VERSION:
-        raise UnsupportedVersionError(f"container format version {version} not supported (this reader: {FORMAT_VERSION})")
+    if version not in READABLE_VERSIONS:
+        raise UnsupportedVersionError(f"container format version {version} not supported "
+                                      f"(this reader: {', '.join(map(str, READABLE_VERSIONS))})")
     flags = buf[4]
-    if flags & ~KNOWN_FLAGS:
+    if flags & ~(KNOWN_FLAGS if version >= 2 else KNOWN_FLAGS_V1):
         raise FormatError("unknown header flags")
+    width = 0
+    if version >= 2:
+        code = (flags & CHECK_MASK) >> CHECK_SHIFT
+        if code not in CHECK_WIDTHS:
+            raise FormatError("version 2 file without a content check width")
+        width = CHECK_WIDTHS[code]
     pos = 5
     n = buf[pos]
     pos += 1
@@ -218,10 +285,10 @@ def unpack(data: bytes, verify: bool = True) -> Container:
         metas.append(m)
     archive = bool(flags & FLAG_ARCHIVE)
     has_names = bool(flags & FLAG_NAMES)
-    entries: list[tuple[int, str, int]] = []
+    entries: list[tuple[int, str, int, bytes]] = []
     if archive:
         count, pos = decode_uvarint(buf, pos, end)
-        if count == 0 or count > end - pos:
+        if count == 0 or count * (1 + width) > end - pos:
             raise FormatError("bad record count")
         for _ in range(count):
             mi = 0
@@ -233,7 +300,10 @@ def unpack(data: bytes, verify: bool = True) -> Container:
             if has_names:
                 name, pos = _unpack_str(buf, pos, end)
             length, pos = decode_uvarint(buf, pos, end)
-            entries.append((mi, name, length))
+            if pos + width > end:
+                raise TruncatedError("file ends inside the record index")
+            entries.append((mi, name, length, bytes(buf[pos:pos + width])))
+            pos += width
         total = sum(e[2] for e in entries)
         if pos + total != end:
             raise (TruncatedError if pos + total > end else FormatError)("record lengths do not match the file size")
@@ -241,15 +311,17 @@ def unpack(data: bytes, verify: bool = True) -> Container:
         name = ""
         if has_names:
             name, pos = _unpack_str(buf, pos, end)
-        if pos > end:
+        if pos + width > end:
             raise TruncatedError("file ends inside the header")
-        entries.append((0, name, end - pos))
+        check = bytes(buf[pos:pos + width])
+        pos += width
+        entries.append((0, name, end - pos, check))
     records = []
-    for mi, name, length in entries:
-        records.append(Record(payload=bytes(buf[pos:pos + length]), meta=metas[mi], name=name))
+    for mi, name, length, check in entries:
+        records.append(Record(payload=bytes(buf[pos:pos + length]), meta=metas[mi], name=name, check=check))
         pos += length
     return Container(codec=codec, codec_version=codec_version, quality=quality, records=records,
-                     model_id=model_id, archive=archive, stack=bool(flags & FLAG_STACK))
+                     model_id=model_id, archive=archive, stack=bool(flags & FLAG_STACK), version=version)
 
 
 def header_size(data: bytes) -> int:

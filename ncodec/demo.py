@@ -9,7 +9,7 @@ import numpy as np
 
 from .api import compress_items, decompress_bytes, default_codec
 from .bench._common import print_table
-from .cli.common import rate_units
+from .eval.metrics import rate_units
 from .errors import NcodecError
 from .io import read_item
 from .item import Item

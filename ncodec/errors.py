@@ -32,6 +32,15 @@ class CodecError(NcodecError):
     exit_code = 4
 
 
+class IntegrityError(CodecError):
+    """A record decoded, but its content check (a short hash stored beside the payload) does not match.
+
+    The payload was altered behind a valid file checksum, or this machine's decoder produced
+    other bytes than the writer's (a different library build, thread count or device):
+    the decoded data is wrong and is not returned.
+    """
+
+
 class UnknownCodecError(CodecError):
     """No codec is registered under the requested (or stored) name."""
 
@@ -58,7 +67,24 @@ class InputError(NcodecError):
     exit_code = 2
 
 
-class OutputExistsError(NcodecError):
+class LimitError(NcodecError):
+    """A file declares more than the decode limits allow (pixels, bytes, work) before anything is allocated.
+
+    Raise the limit (API ``max_pixels=`` / ``max_bytes=``, CLI ``--max-pixels`` / ``--max-bytes``)
+    for a file you trust.
+    """
+
+    exit_code = 7
+
+
+class OutputError(NcodecError):
+    """The output cannot be written: missing folder, not a folder, no permission, disk full, a
+    special file that cannot take the data, or the output would overwrite an input."""
+
+    exit_code = 2
+
+
+class OutputExistsError(OutputError):
     """The output exists and overwriting was not asked for (-f)."""
 
     exit_code = 2

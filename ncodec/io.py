@@ -2,16 +2,22 @@
 (PyAV or a folder of frames), .npy tensors and raw bytes. Knows nothing about codecs."""
 from __future__ import annotations
 
+import errno
 import io as _io
 import os
+import signal
+import stat
 import tempfile
+import threading
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
+from typing import Iterator, Sequence
 
 import numpy as np
 
-from .errors import InputError, OutputExistsError, UnsupportedInputError
-from .item import Item
+from .errors import InputError, OutputError, OutputExistsError, UnsupportedInputError
+from .item import DTYPES, Item, ItemMeta
 
 IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm", ".gif"}
 AUDIO_EXT = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
@@ -148,8 +154,23 @@ def read_item(path: str | Path, raw: bytes | None = None, media: str | None = No
             arr = np.load(_io.BytesIO(raw), allow_pickle=False)
         except Exception as exc:
             raise InputError(f"not a readable .npy file ({name}): {exc}") from exc
-        return Item.from_array(arr, "tensor", name=name)
+        return tensor_item(arr, name)
     return Item.from_bytes(raw, name)
+
+
+def tensor_item(arr: np.ndarray, name: str = "") -> Item:
+    """A tensor Item holding exactly ``arr``'s values: native byte order (a big-endian .npy is
+    byte-swapped to the same values), C order, 0-d arrays kept 0-d; dtypes the format cannot
+    store (complex, strings, objects, records, datetimes) are refused."""
+    if not isinstance(arr, np.ndarray):
+        raise InputError(f"not a plain array ({name})")
+    if arr.dtype.name not in DTYPES:
+        raise UnsupportedInputError(f"tensor dtype {arr.dtype} is not supported ({name}); "
+                                    f"supported: {', '.join(DTYPES)}")
+    if arr.dtype.str[0] == (">" if np.little_endian else "<"):
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    arr = np.array(arr, order="C", copy=not arr.flags.c_contiguous) if arr.ndim else np.array(arr)
+    return Item(arr, ItemMeta(media="tensor", shape=arr.shape, dtype=arr.dtype.name), name=name)
 
 
 # ------------------------------------------------------------------ writers
@@ -181,10 +202,16 @@ def item_to_bytes(item: Item, suffix: str) -> bytes:
     if m == "audio":
         import soundfile as sf
         fmt = {".flac": "FLAC", ".ogg": "OGG"}.get(suffix, "WAV")
-        subtype = {"int16": "PCM_16", "int32": "PCM_32" if fmt == "WAV" else "PCM_24",
-                   "float32": "FLOAT", "float64": "DOUBLE"}.get(item.meta.dtype, "FLOAT")
-        if fmt == "FLAC" and subtype in ("FLOAT", "DOUBLE", "PCM_32"):
-            subtype = "PCM_24" if subtype == "PCM_32" else "PCM_16"
+        dt = item.meta.dtype
+        # int32 whose low byte is zero everywhere is 24-bit PCM (how 24-bit files are read): write 24-bit
+        pcm24 = dt == "int32" and not (item.data & 0xFF).any()
+        subtype = {"int16": "PCM_16", "int32": "PCM_24" if pcm24 else "PCM_32",
+                   "float32": "FLOAT", "float64": "DOUBLE"}.get(dt, "FLOAT")
+        if fmt == "FLAC" and subtype not in ("PCM_16", "PCM_24"):
+            raise UnsupportedInputError(f"{dt} audio{' wider than 24 bits' if dt == 'int32' else ''} cannot be "
+                                        f"written as FLAC without loss; write .wav")
+        if fmt == "OGG":
+            subtype = "VORBIS"
         buf = _io.BytesIO()
         sf.write(buf, item.data, item.meta.sample_rate, format=fmt, subtype=subtype)
         return buf.getvalue()
@@ -198,21 +225,30 @@ def default_suffix(item: Item) -> str:
 
 def write_video_frames(item: Item, folder: str | Path, force: bool = False) -> Path:
     """Write a video item as PNG frames f0001.png… into a new folder (built aside, then renamed)."""
+    import shutil
     folder = Path(folder)
-    if folder.exists() and not force:
-        raise OutputExistsError(f"output exists, use -f to overwrite ({folder})")
-    tmp = Path(tempfile.mkdtemp(prefix=".ncodec-", dir=folder.parent if str(folder.parent) else "."))
+    if folder.exists() or folder.is_symlink():
+        if not force:
+            raise OutputExistsError(f"output exists, use -f to overwrite ({folder})")
+        if not folder.is_dir() or folder.is_symlink():
+            raise OutputError(f"output exists and is not a folder ({folder})")
+    parent = _output_parent(folder)
     try:
+        tmp = Path(tempfile.mkdtemp(prefix=".ncodec-", dir=parent))
+    except OSError as exc:
+        raise _output_error(exc, folder) from exc
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())
         for i, frame in enumerate(item.data, 1):
             sub = Item.from_array(frame, "image")
             (tmp / f"f{i:04d}.png").write_bytes(item_to_bytes(sub, ".png"))
         if folder.exists():
-            import shutil
             shutil.rmtree(folder)
         os.replace(tmp, folder)
-    except BaseException:
-        import shutil
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise _output_error(exc, folder) from exc
         raise
     return folder
 
@@ -243,29 +279,198 @@ def write_video_file(item: Item, path: str | Path, force: bool = False, crf: int
     return atomic_write_with(path, build, force)
 
 
-def atomic_write_with(path: str | Path, build, force: bool = False) -> Path:
-    """Run ``build(tmp_path)`` then rename the temp file onto ``path``; nothing partial is left behind."""
-    path = Path(path)
-    if path.exists() and not force:
-        raise OutputExistsError(f"output exists, use -f to overwrite ({path})")
+def _umask() -> int:
+    """The process umask (read without changing it where /proc allows)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    with _UMASK_LOCK:
+        old = os.umask(0o022)
+        os.umask(old)
+    return old
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def _output_error(exc: OSError, path: Path) -> OutputError:
+    """One clear message for an OSError met while writing ``path``."""
+    why = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+           errno.EACCES: "permission denied", errno.EPERM: "operation not permitted",
+           errno.EROFS: "read-only file system", errno.ENOTDIR: "a path component is not a folder",
+           errno.ENOENT: "folder does not exist", errno.EISDIR: "is a folder",
+           errno.ENAMETOOLONG: "name too long", errno.EPIPE: "broken pipe"}.get(exc.errno, exc.strerror or str(exc))
+    return OutputError(f"cannot write {path}: {why}")
+
+
+def _output_parent(path: Path) -> Path:
     parent = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=parent)
+    if not parent.exists():
+        raise OutputError(f"cannot write {path}: folder {parent} does not exist")
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {path}: {parent} is not a folder")
+    return parent
+
+
+def _is_streamable(st: os.stat_result) -> bool:
+    """Special files that take a stream of bytes and must never be replaced: FIFOs, character devices."""
+    return stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode)
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """True when both paths name the same file (after links: same device and inode)."""
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def check_output_not_input(output: str | Path, inputs: Sequence[str | Path]) -> None:
+    """Refuse an output path that is one of the inputs (also through a symlink or hard link)."""
+    if str(output) == "-":
+        return
+    for inp in inputs:
+        if str(inp) != "-" and same_file(output, inp):
+            raise OutputError(f"output {output} is the input {inp}: refusing to overwrite an input")
+
+
+def _stream_into(path: Path, write) -> None:
+    """Write into an existing FIFO or character device (never replacing it)."""
+    try:
+        with open(path, "wb") as f:
+            write(f)
+    except OSError as exc:
+        raise _output_error(exc, path) from exc
+
+
+def atomic_write_with(path: str | Path, build, force: bool = False) -> Path:
+    """Run ``build(tmp_path)`` then rename the temp file onto ``path``; nothing partial is left behind.
+
+    A symlink is written through (its target is replaced, the link kept). A FIFO or character
+    device (``/dev/null``, a named pipe) is written into, never replaced; other special files and
+    folders are refused. The new file gets the mode the umask allows (an overwritten file keeps
+    its mode). OS failures (missing folder, permissions, disk full) become ``OutputError``.
+    """
+    path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise _output_error(exc, path) from exc
+    if st is not None:
+        if _is_streamable(st):
+            return _stream_special(path, build)
+        if stat.S_ISDIR(st.st_mode):
+            raise OutputError(f"output is a folder ({path})")
+        if not stat.S_ISREG(st.st_mode):
+            raise OutputError(f"output is a special file that cannot take the data ({path})")
+        if not force:
+            raise OutputExistsError(f"output exists, use -f to overwrite ({path})")
+    parent = _output_parent(path)
+    mode = stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask()
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=parent)
+    except OSError as exc:
+        raise _output_error(exc, path) from exc
     os.close(fd)
     try:
         build(tmp)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):
+            raise _output_error(exc, path) from exc
         raise
     return path
 
 
+def _stream_special(path: Path, build) -> Path:
+    """Build into a private temp file, then stream its bytes into the special file ``path``."""
+    fd, tmp = tempfile.mkstemp(prefix=".ncodec-", suffix=path.suffix or ".tmp")
+    os.close(fd)
+    try:
+        build(tmp)
+
+        def copy(f) -> None:
+            with open(tmp, "rb") as src:
+                while chunk := src.read(1 << 20):
+                    f.write(chunk)
+        _stream_into(path, copy)
+    finally:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+    return path
+
+
 def atomic_write(path: str | Path, data: bytes, force: bool = False) -> Path:
-    """Write bytes to ``path`` via a temp file in the same folder + rename."""
+    """Write bytes to ``path`` via a temp file in the same folder + rename (or stream into a
+    FIFO / character device; see ``atomic_write_with``)."""
+    p = Path(path)
+    real = Path(os.path.realpath(p)) if p.is_symlink() else p
+    try:
+        st = os.stat(real)
+    except OSError:
+        st = None
+    if st is not None and _is_streamable(st):
+        _stream_into(real, lambda f: f.write(data))
+        return real
+
     def build(tmp: str) -> None:
         with open(tmp, "wb") as f:
             f.write(data)
     return atomic_write_with(path, build, force)
+
+
+def write_stdout(data: bytes) -> None:
+    """Write bytes to standard output; a full device or closed pipe becomes one clear error."""
+    import sys
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise _output_error(exc, Path("<stdout>")) from exc
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM / SIGHUP arrived: unwinds like Ctrl-C so partial outputs are cleaned up."""
+
+
+@contextmanager
+def cleanup_on_signals() -> Iterator[None]:
+    """While active (main thread only), SIGTERM and SIGHUP raise ``Terminated`` so every
+    ``except BaseException`` cleanup (temp files, partial folders) runs as for SIGINT."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated(signal.Signals(signum).name)
+
+    old = {}
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            try:
+                old[sig] = signal.signal(sig, handler)
+            except (ValueError, OSError):
+                pass
+    try:
+        yield
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)

@@ -14,7 +14,7 @@ import ncodec
 from ncodec import container
 from ncodec.api import compress_items, decompress_bytes
 from ncodec.codecs import get_codec
-from ncodec.codecs._image import psnr
+from ncodec.eval.metrics import psnr
 from ncodec.errors import CodecError, UnsupportedInputError
 from ncodec.io import read_item
 from ncodec.item import Item

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import zlib
 
 import numpy as np
@@ -25,10 +26,10 @@ class _Quant(base.Codec):
     qualities = (1, 128)
     default_quality = 8
 
-    def encode(self, item: Item, quality: int) -> bytes:
+    def encode(self, item: Item, quality: int, options) -> base.Encoded:
         if item.data.shape[0] == 13:
             raise CodecError("test-quant refuses 13-row images")
-        return zlib.compress((item.data // quality).astype(np.uint8).tobytes(), 9)
+        return base.Encoded(zlib.compress((item.data // quality).astype(np.uint8).tobytes(), 9))
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         q = np.frombuffer(zlib.decompress(payload), np.uint8).reshape(meta.shape).astype(np.int32)
@@ -68,6 +69,60 @@ def test_psnr_snr_hand_values():
     assert metrics.snr(s, n) == pytest.approx(10 * math.log10(12.5))
 
 
+def test_psnr_of_known_mse_and_peaks():
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 200, (8, 8)).astype(np.uint8)
+    b = (a.astype(np.int16) + np.where(rng.random((8, 8)) < 0.5, 3, -3)).astype(np.uint8)   # MSE exactly 9
+    assert metrics.mse(a, b) == 9.0
+    assert metrics.psnr(a, b) == pytest.approx(10 * math.log10(255 ** 2 / 9))
+    assert metrics.psnr(a, b, peak=1.0) == pytest.approx(10 * math.log10(1 / 9))
+    pcm = np.array([100, -100, 100, -100], np.int16)
+    assert metrics.psnr(pcm, pcm + 1) == pytest.approx(20 * math.log10(32768))       # int16 full scale
+    with pytest.raises(ValueError):
+        metrics.psnr(a, b[:4])
+
+
+def test_segmental_snr_hand_value():
+    a = np.array([2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0], np.int16)
+    b = a.copy()
+    b[:4] = 3                                          # segment 1: power 16 / error 4 -> 6.02 dB
+    b[8:] = 1                                          # segment 3: silence + error -> clipped to -10 dB
+    # segment 2 is exact -> clipped to 35 dB
+    assert metrics.seg_snr(a, b, frame=4) == pytest.approx((10 * math.log10(4) + 35 - 10) / 3)
+    assert metrics.seg_snr(a, b, frame=4) != pytest.approx(metrics.snr(a, b))
+    assert math.isnan(metrics.seg_snr(a[:3], b[:3], frame=4))                          # shorter than a segment
+    assert metrics.seg_snr(a[:8], b[:8], frame=4) == pytest.approx((10 * math.log10(4) + 35) / 2)  # tail dropped
+
+
+def test_rate_units_per_media_kind():
+    img = Item.from_array(np.zeros((6, 5, 3), np.uint8), "image")
+    assert metrics.rate_units([img, img]) == (60, "bpp")          # pixels, not sub-pixels
+    assert metrics.rate_units(img) == (30, "bpp")
+    vid = Item.from_array(np.zeros((4, 6, 5, 3), np.uint8), "video")
+    assert metrics.rate_units(vid) == (120, "bpp")
+    stereo = Item.from_array(np.zeros((100, 2), np.int16), "audio", sample_rate=8000)
+    assert metrics.rate_units(stereo) == (200, "bits/sample")
+    ten = Item.from_array(np.zeros((3, 4, 5), np.float32), "tensor")
+    assert metrics.rate_units(ten) == (60, "bits/element")
+    assert metrics.rate_units([ten], media="image") == (12, "bpp")
+    from ncodec.cli.common import rate_text
+    assert rate_text(120, [img]) == "4 bpp"
+
+
+def test_mean_distortion_skips_exact_items():
+    parts = [{"exact": True, "psnr": math.inf, "ms_ssim": 1.0}, {"exact": False, "psnr": 30.0, "ms_ssim": 0.9},
+             {"exact": False, "psnr": 40.0, "ms_ssim": 0.8}]
+    m = metrics.mean_distortion(parts)
+    assert m["psnr"] == pytest.approx(35.0) and m["ms_ssim"] == pytest.approx(0.9) and m["exact_items"] == 1
+    assert metrics.mean_distortion(parts[:1])["psnr"] == math.inf
+    # rows of several items weigh by item count; JSON rows store an exact PSNR as None
+    rows = [{"n": 3, "exact_items": 1, "psnr": 30.0}, {"n": 1, "exact": False, "psnr": 40.0},
+            {"n": 1, "exact": True, "psnr": None}]
+    m = metrics.mean_distortion(rows)
+    assert m["psnr"] == pytest.approx((2 * 30.0 + 40.0) / 3) and m["exact_items"] == 2
+    assert "snr" not in m
+
+
 def test_ms_ssim_hand_value_and_window():
     # Constant images: contrast-structure = 1 at every scale, so MS-SSIM = luminance ** w5.
     a = np.full((192, 192), 100, np.uint8)
@@ -91,26 +146,88 @@ RATES = [0.2, 0.4, 0.8, 1.6]
 PSNRS = [28.0, 31.0, 33.5, 36.0]
 
 
-@pytest.mark.parametrize("use_package", [True, False])
-def test_bd_known_values(use_package):
-    assert bd.bd_rate(RATES, PSNRS, RATES, PSNRS, use_package) == pytest.approx(0.0, abs=1e-9)
+def test_bd_known_values():
+    assert bd.bd_rate(RATES, PSNRS, RATES, PSNRS) == pytest.approx(0.0, abs=1e-9)
     half = [r / 2 for r in RATES]
-    assert bd.bd_rate(RATES, PSNRS, half, PSNRS, use_package) == pytest.approx(-50.0, abs=1e-6)
-    assert bd.bd_rate(RATES, PSNRS, [r * 2 for r in RATES], PSNRS, use_package) == pytest.approx(100.0, abs=1e-6)
-    assert bd.bd_quality(RATES, PSNRS, RATES, [p + 1.0 for p in PSNRS], use_package) == pytest.approx(1.0, abs=1e-9)
-    assert math.isnan(bd.bd_rate(RATES, PSNRS, RATES[:1], PSNRS[:1], use_package))
+    assert bd.bd_rate(RATES, PSNRS, half, PSNRS) == pytest.approx(-50.0, abs=1e-6)
+    assert bd.bd_rate(RATES, PSNRS, [r * 2 for r in RATES], PSNRS) == pytest.approx(100.0, abs=1e-6)
+    assert bd.bd_quality(RATES, PSNRS, RATES, [p + 1.0 for p in PSNRS]) == pytest.approx(1.0, abs=1e-9)
+    assert math.isnan(bd.bd_rate(RATES, PSNRS, RATES[:1], PSNRS[:1]))
+    assert math.isnan(bd.bd_rate(RATES, PSNRS, RATES, [p + 20 for p in PSNRS]))     # no quality overlap
 
 
-def test_bd_package_matches_own_and_handles_unsorted():
+def test_bd_unsorted_curves_and_table():
     rt, qt = [1.5, 0.25, 0.5, 0.9], [35.0, 28.4, 30.9, 33.0]
-    ours = bd.bd_rate(RATES, PSNRS, rt, qt, use_package=False)
-    assert bd.bd_rate(RATES, PSNRS, rt, qt, use_package=True) == pytest.approx(ours, abs=1e-9)
-    assert -60 < ours < 60 and ours != 0
+    assert bd.bd_rate(RATES, PSNRS, rt, qt) == pytest.approx(bd.bd_rate(RATES, PSNRS, sorted(rt), sorted(qt)))
+    assert 10 < bd.bd_rate(RATES, PSNRS, rt, qt) < 40       # the test curve needs more bits for the same PSNR
     r, q = bd.monotone_curve([0.4, 0.2, 0.3, 0.8], [31, 28, 27, 33])   # (0.3, 27) is dominated
     assert list(r) == [0.2, 0.4, 0.8] and list(q) == [28, 31, 33]
     half = [x / 2 for x in RATES]
     rows = bd.bd_table({"a": (RATES, PSNRS), "b": (half, PSNRS)}, "a")
     assert [round(x["bd_rate_pct"], 6) for x in rows] == [0.0, -50.0]
+
+
+# ------------------------------------------------------------------ the round trip
+
+class _Slow(base.Codec):
+    """Lossless identity codec that burns ~40 ms of CPU encoding and sleeps 60 ms decoding."""
+
+    name = "test-slow"
+    media = "image"
+    lossless = True
+
+    def encode(self, item: Item, quality: int, options) -> base.Encoded:
+        t0 = time.process_time()
+        while time.process_time() - t0 < 0.04:
+            pass
+        return base.Encoded(item.data.tobytes(), ideal_bits=8.0 * item.data.size)
+
+    def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
+        time.sleep(0.06)
+        return Item(np.frombuffer(payload, np.uint8).reshape(meta.shape).copy(), meta)
+
+
+@pytest.fixture
+def slow():
+    base.available()
+    base._REGISTRY[_Slow.name] = _Slow
+    yield _Slow.name
+    base._REGISTRY.pop(_Slow.name, None)
+    base._INSTANCES.pop(_Slow.name, None)
+
+
+def test_roundtrip_row_lossless(slow):
+    from ncodec.eval.roundtrip import code, roundtrip, trip_row
+    item = _img(24, 20, 0, "a.png")
+    trip = code(item, slow)
+    row = trip_row(trip)
+    assert row["bits"] == 8 * len(trip.data) and row["payload_bits"] == 8 * 24 * 20 < row["bits"]
+    assert row["ideal_bits"] == 8.0 * 24 * 20 and row["rate"] == pytest.approx(row["bits"] / 480)
+    assert row["exact"] and row["psnr"] == math.inf and row["n"] == 1 and row["codec"] == slow
+    assert row["enc_cpu_s"] >= 0.035 and row["enc_s"] >= row["enc_cpu_s"] * 0.9   # CPU time of the encode
+    assert row["dec_s"] >= 0.055 and row["dec_cpu_s"] < 0.04                       # sleeping costs no CPU
+    again = roundtrip(item, "zstd")
+    from ncodec import api
+    assert again["bits"] == 8 * len(api.compress_items([item], codec="zstd").data) and again["psnr"] == math.inf
+    assert again["ideal_bits"] is None and again["enc_cpu_s"] is not None and again["dec_cpu_s"] is not None
+
+
+def test_roundtrip_archive_of_many_items(quant):
+    from ncodec import api
+    from ncodec.eval.roundtrip import code, combine, roundtrip, trip_row
+    items = [_img(20, 20, i, f"m{i}") for i in range(3)]
+    trip = code(items, quant, 16)
+    row = trip_row(trip)
+    assert len(api.open(trip.data)) == 3 and row["n"] == 3 and row["units"] == 3 * 400
+    assert row["bits"] == 8 * len(trip.data) < row["files_bits"]           # one archive beats 3 files
+    decoded = api.decompress_bytes(trip.data)
+    assert row["psnr"] == pytest.approx(np.mean([metrics.psnr(a.data, b.data) for a, b in zip(items, decoded)]))
+    assert not row["exact"] and row["exact_items"] == 0
+    # one file per item, added up: same distortion, more bits
+    singles = [roundtrip(it, quant, 16) for it in items]
+    total = combine(singles)
+    assert total["bits"] == sum(r["bits"] for r in singles) == row["files_bits"]
+    assert total["psnr"] == pytest.approx(row["psnr"]) and total["rate"] == pytest.approx(total["bits"] / 1200)
 
 
 # ------------------------------------------------------------------ sweeps
@@ -128,7 +245,7 @@ def test_sweep_rows_errors_and_merge(quant, tmp_path):
         file = api.compress_items([items[r["index"]]], codec=r["codec"], quality=r["quality"], archive=False).data
         assert r["bits"] == 8 * len(file) and r["payload_bits"] < r["bits"]
         assert r["rate"] == pytest.approx(r["bits"] / r["units"]) and r["rate_unit"] == "bpp"
-        assert r["enc_s"] >= 0 and r["dec_s"] >= 0
+        assert r["enc_s"] >= 0 and r["dec_s"] >= 0 and r["enc_cpu_s"] >= 0 and r["dec_cpu_s"] >= 0
     by = {(r["codec"], r["quality"], r["item"]): r for r in rows}
     assert by[("zstd", 3, "a.png")]["exact"] and by[(quant, 1, "a.png")]["exact"]
     lossy = by[(quant, 16, "b.png")]
@@ -160,6 +277,19 @@ def test_sweep_rows_errors_and_merge(quant, tmp_path):
     v2 = [dict(v1[0], model_id="bb")]
     kept = sweep.merge_rows(v1 + [r for r in rows if r["codec"] == "zstd"], v2)
     assert [r["model_id"] for r in kept if r["codec"] == quant] == ["bb"] and len(kept) == 1 + 4
+
+
+def test_sweep_batches_code_one_archive_per_row():
+    from ncodec import api
+    items = [_img(16, 16, i, f"d{i}") for i in range(5)]
+    rows = sweep.run_sweep(items, ["zstd"], {"zstd": [3]}, dataset="toy", workers=1, progress=False, batch=2,
+                           keep_names=False)
+    assert [(r["item"], r["n"]) for r in rows] == [("batch0", 2), ("batch1", 2), ("batch2", 1)]
+    first = api.compress_items(items[:2], codec="zstd", quality=3, archive=True, keep_names=False).data
+    assert rows[0]["bits"] == 8 * len(first) and all(r["exact"] for r in rows)
+    pt = sweep.aggregate(rows)[0]
+    assert pt["items"] == 3 and pt["n"] == 5 and pt["exact_items"] == 5
+    assert pt["rate"] == pytest.approx(sum(r["bits"] for r in rows) / (5 * 256))
 
 
 def test_sweep_process_pool_matches_serial():

@@ -12,7 +12,8 @@ from ncodec.codecs import get_codec
 from ncodec.errors import CodecError, ModelMismatchError, UnsupportedInputError
 from ncodec.item import Item
 from ncodec.models.hclt import HCLT, TreeIndex, chow_liu_tree, load_hclt, mutual_information, save_hclt
-from ncodec.models.hclt_coding import CODE_PREC, CodingTables, decode_pixels, encode_tables, rans_encode
+from ncodec.codecs.hclt import CODE_PREC, coded_freqs, decode_pixels, encode_pixels
+from ncodec.models.hclt_coding import CodingTables
 
 
 def random_hclt(parent, k, v, seed=0) -> HCLT:
@@ -89,7 +90,7 @@ def coder_model():
 def test_coded_conditionals_multiply_to_the_joint(coder_model):
     tables = CodingTables.from_model(coder_model)
     x = np.random.default_rng(1).integers(0, 256, (40, 10))
-    _, freq, _ = encode_tables(tables, x)
+    freq, _ = coded_freqs(tables, x)
     coded = -np.log2(freq / 2.0 ** CODE_PREC).sum(1)
     exact = -coder_model.log_likelihood(torch.from_numpy(x)).numpy() / np.log(2)
     assert np.allclose(coded, exact, rtol=1e-3, atol=0.05)
@@ -99,16 +100,18 @@ def test_batch_invariant_round_trip(coder_model):
     tables = CodingTables.from_model(coder_model)
     rng = np.random.default_rng(2)
     x = np.concatenate([rng.integers(0, 256, (30, 10)), np.zeros((1, 10), int), np.full((1, 10), 255)])
-    batch = rans_encode(*encode_tables(tables, x)[1:])
-    singles = [rans_encode(*encode_tables(tables, x[r:r + 1])[1:])[0] for r in range(len(x))]
+    batch = [e.payload for e in encode_pixels(tables, x)]
+    singles = [encode_pixels(tables, x[r:r + 1])[0].payload for r in range(len(x))]
     assert batch == singles                                     # encode: batch 32 == batch 1
+    assert batch[-2] == b"\0"                                   # all-zero symbols: state 0, written as one byte
     assert np.array_equal(decode_pixels(tables, batch), x)      # decode all at once
     parts = [decode_pixels(tables, batch[s:s + 7]) for s in range(0, len(x), 7)]
     assert np.array_equal(np.concatenate(parts), x)             # decode in other batch sizes
     damaged = bytearray(batch[0])
     damaged[0] ^= 0xFF
-    with pytest.raises(CodecError):
-        decode_pixels(tables, [bytes(damaged)])
+    for bad in (bytes(damaged), b"", batch[0][:-1], batch[0] + b"\0", bytes(7000)):
+        with pytest.raises(CodecError):
+            decode_pixels(tables, [batch[1], bad])
 
 
 def test_weights_file_round_trip(tmp_path, coder_model):
@@ -129,8 +132,9 @@ def test_codec_round_trip_mnist_and_edge_images(mnist_slice):
     imgs = list(mnist_slice[:24]) + [np.zeros((28, 28), np.uint8), np.full((28, 28), 255, np.uint8),
                                      rng.integers(0, 256, (28, 28)).astype(np.uint8)]
     items = [Item.from_array(a, "image") for a in imgs]
-    payloads = codec.encode_batch(items, 1)
-    assert payloads[5] == codec.encode(items[5], 1)
+    encoded = codec.encode_batch(items, 1, {"threads": 0})
+    payloads = [e.payload for e in encoded]
+    assert encoded[5] == codec.encode(items[5], 1, {"threads": 0})
     metas = [it.meta for it in items]
     whole = codec.decode_batch(payloads, metas, 1)
     ones = [codec.decode(payloads[-1], metas[-1], 1)]
@@ -138,9 +142,11 @@ def test_codec_round_trip_mnist_and_edge_images(mnist_slice):
         assert a.same_data(b)
     for a, b in zip(items[-1:], ones):
         assert a.same_data(b)
-    ideal = sum(codec.estimate_bits(it, 1) for it in items[:24])
+    ideal = sum(e.ideal_bits for e in encoded[:24])
     real = 8 * sum(len(p) for p in payloads[:24])
     assert ideal <= real + 8 and real < ideal * 1.05 + 24 * 40
+    with pytest.raises(CodecError):
+        codec.decode(b"", metas[0], 1)                          # an empty payload is not an image
 
 
 def test_api_archive_and_mismatch(mnist_slice):

@@ -4,22 +4,22 @@ Data (test splits of ../shared/data): MNIST and Fashion-MNIST test (10k images e
 .ncz file per image and as one archive of 10k records), Kodak (24 images, bpp), FSDD test
 (recordings 0-4, bits/sample), and the 132-frame Bunny clip (bpp). Every rate is
 8 * len(file bytes), header included; the payload-only rate is shown beside it so the
-container's overhead is visible. Writes benchmarks/results/classical.json (+ .png plot).
+container's overhead is visible. Speeds are per CPU second (codecs on one thread).
+A configuration of ``ncodec.eval`` sweeps (``run_sweep`` with one archive per data set;
+``--lossy``: Kodak and Bunny R-D sweeps). Writes benchmarks/results/classical.json (+ .png plot).
 """
 from __future__ import annotations
 
 import argparse
-import time
 from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from .. import container
-from ..api import compress_items, decompress_bytes
 from ..codecs import available, get_codec
-from ..codecs._image import psnr
+from ..eval.roundtrip import ratio
+from ..eval.sweep import aggregate, run_sweep
 from ..io import read_item
 from ..item import Item
 from .. import data as D
@@ -34,95 +34,65 @@ LOSSLESS = {"image": ["png", "webp-lossless", "jpegxl-lossless", "zstd"], "audio
 # Slowest presets (cwebp -z 9, cjxl -e 9): cheap enough only on the 28x28 sets.
 MAX_EFFORT = {"mnist": [("webp-lossless", 9), ("jpegxl-lossless", 9)],
               "fashion-mnist": [("webp-lossless", 9), ("jpegxl-lossless", 9)]}
-LOSSY_VIDEO = {"x264": (18, 23, 28, 33), "x265": (20, 25, 30, 35)}   # CRF, preset medium, yuv444p
-LOSSY_KODAK = {"jpeg": (10, 30, 50, 75, 90), "webp": (10, 30, 50, 75, 90), "jpegxl": (10, 30, 50, 75, 90),
-               "avif": (20, 35, 50, 65, 80)}
+LOSSY_VIDEO = {"x264": [18, 23, 28, 33], "x265": [20, 25, 30, 35]}   # CRF, preset medium, yuv444p
+LOSSY_KODAK = {"jpeg": [10, 30, 50, 75, 90], "webp": [10, 30, 50, 75, 90], "jpegxl": [10, 30, 50, 75, 90],
+               "avif": [20, 35, 50, 65, 80]}
+PNG_FRAMES = "png-frames"       # a video as one PNG record per frame
 
 
-def _units(items: Sequence[Item], media: str) -> tuple[int, str]:
-    if media == "image":
-        return sum(it.meta.shape[0] * it.meta.shape[1] for it in items), ("bpd" if items[0].data.ndim == 2 else "bpp")
-    if media == "video":
-        return sum(int(np.prod(it.meta.shape[:3])) for it in items), "bpp"
-    return sum(it.meta.numel for it in items), "bits/sample"
+def _levels(dataset: str, codecs: Sequence[str], max_effort: bool) -> dict[str, list[int]]:
+    """Each codec's default effort, plus the slow presets of MAX_EFFORT when asked for."""
+    extra = dict(MAX_EFFORT.get(dataset, [])) if max_effort else {}
+    return {c: list(dict.fromkeys([get_codec(c).resolve_quality(None)] + ([extra[c]] if c in extra else [])))
+            for c in codecs}
 
 
-def _single_file_bytes(archive: bytes) -> tuple[int, int]:
-    """(sum of one-file-per-record sizes, sum of payload sizes) for the records of an archive."""
-    c = container.unpack(archive)
-    total = 0
-    for r in c.records:
-        total += len(container.pack(container.Container(c.codec, c.codec_version, c.quality,
-                                                        [container.Record(r.payload, r.meta)], model_id=c.model_id)))
-    return total, c.payload_bytes
-
-
-def _frames_as_images(video: Item) -> list[Item]:
-    return [Item.from_array(f, "image") for f in video.data]
-
-
-def bench_lossless(dataset: str, items: list[Item], codec: str, per_file: bool, quality: int | None = None) -> dict:
-    """Encode all items into one archive (API path), decode it, and measure rates and speed."""
-    name = codec
-    if codec == "png-frames":                      # a video as one PNG per frame
-        items, codec = [f for v in items for f in _frames_as_images(v)], "png"
-    c = get_codec(codec)
-    q = c.resolve_quality(quality)
-    t0, c0 = time.perf_counter(), time.process_time()
-    res = compress_items(items, codec=codec, quality=quality, archive=True, keep_names=False)
-    enc_s, enc_cpu = time.perf_counter() - t0, time.process_time() - c0
-    t0, c0 = time.perf_counter(), time.process_time()
-    decoded = decompress_bytes(res.data)
-    dec_s, dec_cpu = time.perf_counter() - t0, time.process_time() - c0
-    exact = all(a.same_data(b) for a, b in zip(items, decoded)) and len(decoded) == len(items)
-    n, unit = _units(items, items[0].meta.media)
+def lossless_rows(dataset: str, items: list[Item], per_file: bool, max_effort: bool = False) -> list[dict]:
+    """Every lossless codec of the media kind over the whole set as one archive (names not stored)."""
+    media = items[0].meta.media
+    have = available()
+    codecs = [c for c in LOSSLESS[media] if c in have]
+    rows = run_sweep(items, codecs, _levels(dataset, codecs, max_effort), dataset, workers=1, progress=False,
+                     batch=len(items), keep_names=False)
+    if PNG_FRAMES in LOSSLESS[media] and "png" in have:
+        frames = [Item.from_array(f, "image") for v in items for f in v.data]
+        rows += [dict(r, codec=PNG_FRAMES) for r in run_sweep(frames, ["png"], dataset=dataset, workers=1,
+                                                                progress=False, batch=len(frames), keep_names=False)]
     raw_bytes = sum(it.data.nbytes for it in items)
-    row = {"dataset": dataset, "codec": name, "q": q, "items": len(items), "unit": unit,
-           "archive_rate": 8 * len(res.data) / n, "archive_bytes": len(res.data)}
-    files_bytes, payload_bytes = _single_file_bytes(res.data)
-    row["payload_rate"] = 8 * payload_bytes / n
+    order = LOSSLESS[media]
+    rows.sort(key=lambda r: (order.index(r["codec"]), r["quality"]))
+    return [_lossless_row(r, raw_bytes, per_file) for r in rows]
+
+
+def _lossless_row(r: dict, raw_bytes: int, per_file: bool) -> dict:
+    """The classical.json row of one archive sweep row (throughput = raw input bytes per CPU second)."""
+    default = r["codec"] == PNG_FRAMES or r["quality"] == get_codec(r["codec"]).resolve_quality(None)
+    row = {"dataset": r["dataset"], "codec": r["codec"], "q": r["quality"], "items": r["n"], "unit": r["rate_unit"],
+           "archive_rate": r.get("rate"), "archive_bytes": (r.get("bits") or 0) // 8,
+           "payload_rate": r.get("payload_rate")}
     if per_file:
-        row["file_rate"] = 8 * files_bytes / n
-        row["files_bytes"] = files_bytes
-    # throughput from CPU time (codecs run on one thread): stable on a shared, loaded machine
-    row.update({"enc_MBps": raw_bytes / enc_cpu / 1e6, "dec_MBps": raw_bytes / dec_cpu / 1e6,
-                "enc_items_per_s": len(items) / enc_cpu, "dec_items_per_s": len(items) / dec_cpu,
-                "enc_cpu_s": enc_cpu, "dec_cpu_s": dec_cpu, "enc_wall_s": enc_s, "dec_wall_s": dec_s, "exact": exact,
-                "anchor": ANCHORS.get((dataset, name)) if quality is None else None})
+        row.update(file_rate=r.get("files_rate"), files_bytes=(r.get("files_bits") or 0) // 8)
+    row.update({"enc_MBps": ratio(raw_bytes / 1e6, r.get("enc_cpu_s")),
+                "dec_MBps": ratio(raw_bytes / 1e6, r.get("dec_cpu_s")),
+                "enc_items_per_s": ratio(r["n"], r.get("enc_cpu_s")), "dec_items_per_s": ratio(r["n"], r.get("dec_cpu_s")),
+                "enc_cpu_s": r.get("enc_cpu_s"), "dec_cpu_s": r.get("dec_cpu_s"), "enc_wall_s": r.get("enc_s"),
+                "dec_wall_s": r.get("dec_s"), "exact": r.get("exact"),
+                "anchor": ANCHORS.get((r["dataset"], r["codec"])) if default else None, "error": r.get("error")})
     return row
 
 
-def bench_lossy_kodak(items: list[Item], codec: str, qualities: Sequence[int]) -> list[dict]:
-    """Rate (file bytes) and PSNR over Kodak at a few quality levels of a lossy image codec."""
-    rows = []
-    n = sum(it.meta.shape[0] * it.meta.shape[1] for it in items)
-    for q in qualities:
-        c0 = time.process_time()
-        files = [compress_items([it], codec=codec, quality=q, keep_names=False).data for it in items]
-        enc_s = time.process_time() - c0
-        c0 = time.process_time()
-        dec = [decompress_bytes(f)[0] for f in files]
-        dec_s = time.process_time() - c0
-        rows.append({"dataset": "kodak", "codec": codec, "q": q, "bpp": 8 * sum(map(len, files)) / n,
-                     "psnr": float(np.mean([psnr(a.data, b.data) for a, b in zip(items, dec)])),
-                     "enc_cpu_s": enc_s, "dec_cpu_s": dec_s})
-    return rows
-
-
-def bench_lossy_video(video: Item, codec: str, crfs: Sequence[int]) -> list[dict]:
-    """Rate (file bytes) and PSNR (over all frames' pixels) of a lossy video codec at a few CRFs."""
-    rows = []
-    n = int(np.prod(video.meta.shape[:3]))
-    for q in crfs:
-        c0 = time.process_time()
-        data = compress_items([video], codec=codec, quality=q, keep_names=False).data
-        enc_s = time.process_time() - c0
-        c0 = time.process_time()
-        dec = decompress_bytes(data)[0]
-        dec_s = time.process_time() - c0
-        rows.append({"dataset": video.name, "codec": codec, "q": q, "bpp": 8 * len(data) / n,
-                     "psnr": psnr(video.data, dec.data), "enc_cpu_s": enc_s, "dec_cpu_s": dec_s})
-    return rows
+def lossy_rows(items: list[Item], levels: dict[str, list[int]], dataset: str) -> list[dict]:
+    """R-D points (one file per item: rate from the sum of file bytes, mean PSNR / MS-SSIM over
+    items) of lossy codecs at the given levels, with megapixels per CPU second."""
+    have = available()
+    codecs = [c for c in levels if c in have]
+    rows = run_sweep(items, codecs, {c: levels[c] for c in codecs}, dataset, workers=1, progress=False,
+                     keep_names=False)
+    return [{"dataset": dataset, "codec": p["codec"], "q": p["quality"], "bpp": p.get("rate"), "psnr": p.get("psnr"),
+             "ms_ssim": p.get("ms_ssim"), "enc_cpu_s": p.get("enc_cpu_s"), "dec_cpu_s": p.get("dec_cpu_s"),
+             "enc_MP_per_cpu_s": ratio((p.get("units") or 0) / 1e6, p.get("enc_cpu_s")),
+             "dec_MP_per_cpu_s": ratio((p.get("units") or 0) / 1e6, p.get("dec_cpu_s")), "error": p.get("error")}
+            for p in aggregate(rows)]
 
 
 def load_sets(limit: int | None, which: Sequence[str]) -> dict[str, tuple[list[Item], bool]]:
@@ -140,8 +110,7 @@ def load_sets(limit: int | None, which: Sequence[str]) -> dict[str, tuple[list[I
         paths = D.paths("fsdd", "test")[:limit] if limit else D.paths("fsdd", "test")
         sets["fsdd"] = ([read_item(p) for p in paths], True)
     if "bunny" in which:
-        folder = D.data_root() / "video" / "bunny_320x180"
-        frames = sorted(folder.glob("f*.png"))[: (limit or 132)]
+        frames = D.paths("bunny")[: (limit or 132)]
         arr = np.stack([read_item(f).data for f in frames])
         sets["bunny"] = ([Item.from_array(arr, "video", name="bunny_320x180", frame_rate=Fraction(25))], False)
     return sets
@@ -152,14 +121,17 @@ def plot(rows: list[dict], path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    rows = [r for r in rows if r.get("payload_rate") is not None]
     sets = list(dict.fromkeys(r["dataset"] for r in rows))
+    if not sets:
+        return
     fig, axes = plt.subplots(1, len(sets), figsize=(3.2 * len(sets), 3.4))
     axes = np.atleast_1d(axes)
     for ax, ds in zip(axes, sets):
         rs = [r for r in rows if r["dataset"] == ds]
         x = np.arange(len(rs))
         ax.bar(x - 0.2, [r["payload_rate"] for r in rs], 0.4, label="payload")
-        ax.bar(x + 0.2, [r.get("file_rate", r["archive_rate"]) for r in rs], 0.4, label="file (.ncz)")
+        ax.bar(x + 0.2, [r.get("file_rate") or r["archive_rate"] for r in rs], 0.4, label="file (.ncz)")
         for i, r in enumerate(rs):
             if r.get("anchor"):
                 ax.plot([i - 0.4, i + 0.4], [r["anchor"]] * 2, "k--", lw=1)
@@ -178,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sets", default="mnist,fashion-mnist,kodak,fsdd,bunny")
     ap.add_argument("--max-effort", action="store_true",
                     help="also webp-lossless z9 and jpegxl-lossless e9 on MNIST / Fashion-MNIST (slow presets)")
-    ap.add_argument("--lossy", action="store_true", help="also Kodak rate/PSNR points of the lossy image codecs")
+    ap.add_argument("--lossy", action="store_true", help="also Kodak and Bunny rate/PSNR points of the lossy codecs")
     ap.add_argument("--out", default="classical", help="results name (benchmarks/results/NAME.json)")
     ap.add_argument("--no-plot", action="store_true")
     args = ap.parse_args(argv)
@@ -189,32 +161,25 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         pass
     sets = load_sets(args.limit, args.sets.split(","))
-    have = available()
-    jobs = [(ds, c, None) for ds, (items, _) in sets.items() for c in LOSSLESS[items[0].meta.media]
-            if c in have or c == "png-frames"]
-    if args.max_effort:
-        jobs += [(ds, c, q) for ds in sets for c, q in MAX_EFFORT.get(ds, [])]
     rows = []
-    for ds, codec, q in tqdm(jobs, desc="lossless", unit="job"):
-        items, per_file = sets[ds]
-        rows.append(bench_lossless(ds, items, codec, per_file, q))
+    for ds, (items, per_file) in tqdm(sets.items(), desc="lossless", unit="set"):
+        rows += lossless_rows(ds, items, per_file, args.max_effort)
     cols = ["dataset", "codec", "q", "items", "unit", "file_rate", "archive_rate", "payload_rate", "anchor",
             "enc_MBps", "dec_MBps", "enc_items_per_s", "dec_items_per_s", "exact"]
-    print_table(rows, cols, title="Lossless classical codecs (rates: 8 x file bytes / pixels or samples)")
-    lossy_rows = []
+    print_table(rows, cols, title="Lossless classical codecs (rates: 8 x file bytes / pixels or samples; "
+                                  "speeds per CPU second)")
+    lossy = []
+    lossy_cols = ["dataset", "codec", "q", "bpp", "psnr", "ms_ssim", "enc_MP_per_cpu_s", "dec_MP_per_cpu_s"]
     if args.lossy and "kodak" in sets:
-        for codec, qs in tqdm(LOSSY_KODAK.items(), desc="lossy kodak", unit="codec"):
-            lossy_rows += bench_lossy_kodak(sets["kodak"][0], codec, qs)
-        print_table(lossy_rows, ["dataset", "codec", "q", "bpp", "psnr", "enc_cpu_s", "dec_cpu_s"],
-                    title="Kodak lossy (mean PSNR over images; rate from the sum of file bytes)")
+        kodak = lossy_rows(sets["kodak"][0], LOSSY_KODAK, "kodak")
+        print_table(kodak, lossy_cols, title="Kodak lossy (mean PSNR over images; rate from the sum of file bytes)")
+        lossy += kodak
     if args.lossy and "bunny" in sets:
-        video_rows = []
-        for codec, crfs in tqdm(LOSSY_VIDEO.items(), desc="lossy video", unit="codec"):
-            video_rows += bench_lossy_video(sets["bunny"][0][0], codec, crfs)
-        print_table(video_rows, ["dataset", "codec", "q", "bpp", "psnr", "enc_cpu_s", "dec_cpu_s"],
-                    title="Bunny lossy (q = CRF; PSNR over all frames)")
-        lossy_rows += video_rows
-    out = write_results(args.out, rows, lossy=lossy_rows, anchors={f"{k[0]}/{k[1]}": v for k, v in ANCHORS.items()},
+        video = sets["bunny"][0]
+        bunny = lossy_rows(video, LOSSY_VIDEO, video[0].name)
+        print_table(bunny, lossy_cols, title="Bunny lossy (q = CRF; PSNR over all frames)")
+        lossy += bunny
+    out = write_results(args.out, rows, lossy=lossy, anchors={f"{k[0]}/{k[1]}": v for k, v in ANCHORS.items()},
                         notes="file_rate: one .ncz per item; archive_rate: one .ncz archive of all items; "
                               "payload_rate: codec bytes only; throughput = raw input bytes (items) per CPU second, "
                               "codecs on 1 thread (imagecodecs numthreads=1, x264/x265 threads=1)",

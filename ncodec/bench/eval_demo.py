@@ -39,32 +39,11 @@ def _present(names: list[str], media: str) -> tuple[list[str], list[str]]:
     return ok, [n for n in names if n not in ok]
 
 
-def cpu_seconds() -> float:
-    """User + system CPU time of this process and its finished children (the pool workers)."""
-    import resource
-    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
-
-
-def kodak_bd(points: list[dict]) -> list[dict]:
-    """BD-rate (PSNR and MS-SSIM) and BD-PSNR of each Kodak curve against WebP."""
-    from ..eval.bd import bd_table
-    from ..eval.sweep import curves
-    cv = {k: v for k, v in curves(points, "psnr", "kodak").items() if len(v[0]) >= 2}
-    cm = {k: v for k, v in curves(points, "ms_ssim", "kodak").items() if len(v[0]) >= 2}
-    if "webp" not in cv:
-        return []
-    rows = bd_table(cv, "webp")
-    bdm = {r["codec"]: r["bd_rate_pct"] for r in bd_table(cm, "webp")} if "webp" in cm else {}
-    for r in rows:
-        r["bd_rate_msssim_pct"] = bdm.get(r["codec"])
-    return rows
-
-
 def _finish(out: str, summary: dict, timings: dict, private: bool):
     """Summarise the whole (merged) results file, render its report, write eval_demo.json."""
     import json
     from pathlib import Path
+    from ..eval.bd import bd_rows
     from ..eval.downstream import lowest_rate_within
     from ..eval.report import render
     from ..eval.sweep import aggregate, load_results
@@ -81,8 +60,8 @@ def _finish(out: str, summary: dict, timings: dict, private: bool):
                                         "clean_accuracy", "acc_drop_pts", "feat_dist", "psnr", "snr", "n", "subset",
                                         "errors", "error")} for r in rows if r.get("kind") == "task"]
     kodak = [p for p in aggregate(rows) if p["dataset"] == "kodak"]
-    summary.update(lowest_rate_within_1pt=lowest_rate_within(rows), kodak=kodak, kodak_bd_vs_webp=kodak_bd(kodak),
-                   timings=timings)
+    summary.update(lowest_rate_within_1pt=lowest_rate_within(rows), kodak=kodak,
+                   kodak_bd_vs_webp=bd_rows(kodak, "kodak", "webp"), timings=timings)
     md = render(data, out.replace(".json", ".md"), anchor="webp", title="ncodec evaluation: classical codecs (eval_demo)")
     if private:   # a private run: keep the summary beside its results, not in benchmarks/results
         summary_path.write_text(json.dumps({**summary, "rows": task_rows}, indent=1, default=str) + "\n")
@@ -94,7 +73,9 @@ def _finish(out: str, summary: dict, timings: dict, private: bool):
 
 def main(argv: list[str] | None = None) -> int:
     """Run the tasks and the Kodak sweep; print tables; write results JSON, report and plots."""
+    from ..eval.bd import bd_rows
     from ..eval.downstream import lowest_rate_within, run_task_eval
+    from ..eval.roundtrip import cpu_seconds
     from ..eval.sweep import aggregate, load_dataset, run_sweep, save_results
     from ._common import print_table, results_dir
 
@@ -146,16 +127,18 @@ def main(argv: list[str] | None = None) -> int:
         timings[f"{tag}_cpu_s"] = round(cpu_seconds() - c0, 1)
         timings[f"{tag}_codecs"] = img
         for c in img:
-            timings[f"kodak_{c}_codec_s"] = round(sum(r.get("enc_s", 0) + r.get("dec_s", 0) for r in rows
+            timings[f"kodak_{c}_codec_s"] = round(sum((r.get("enc_s") or 0) + (r.get("dec_s") or 0) for r in rows
                                                       if r["codec"] == c), 1)
+            timings[f"kodak_{c}_codec_cpu_s"] = round(sum((r.get("enc_cpu_s") or 0) + (r.get("dec_cpu_s") or 0)
+                                                          for r in rows if r["codec"] == c), 1)
         save_results(out, rows)
         pts = aggregate(rows)
-        print_table(pts, ["codec", "quality", "items", "rate", "psnr", "ms_ssim", "enc_ms", "dec_ms", "errors"],
+        print_table(pts, ["codec", "quality", "items", "rate", "psnr", "ms_ssim", "enc_cpu_ms", "dec_cpu_ms", "errors"],
                     title=f"Kodak ({len(items)} images), bpp from real file bytes; sweep took {timings[tag + '_s']} s")
-        bdp = kodak_bd(pts)
+        bdp = bd_rows(pts, "kodak", "webp")
         if bdp:
-            print_table(bdp, ["codec", "points", "bd_rate_pct", "bd_quality", "bd_rate_msssim_pct"],
-                        title="Kodak BD vs WebP (PSNR: bd_rate_pct %, bd_quality dB; MS-SSIM: bd_rate_msssim_pct %)")
+            print_table(bdp, ["codec", "points", "bd_rate_psnr", "bd_psnr", "bd_rate_msssim"],
+                        title="Kodak BD vs WebP (BD-rate % on PSNR and on MS-SSIM, BD-PSNR dB)")
     md, path = _finish(out, summary, timings, private=bool(args.out))
     print(f"wrote {out}, {md} and {path}")
     return 0

@@ -7,58 +7,59 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import numpy as np
 import torch
 
-from ..api import compress_items, decompress_bytes
 from ..codecs.base import available
 from ..errors import NcodecError
+from ..eval.roundtrip import combine, ratio, roundtrip
 from ..io import read_item
 from ..item import Item
 from .. import data as D
 from ._common import print_table, results_dir, write_results
 
+PHOTO_PLAN = (("flow", None), ("png", None), ("webp-lossless", 9), ("jpegxl-lossless", 7), ("jpegxl-lossless", 9))
+
+
+def _speed(r: dict, amount: float, unit: str) -> dict:
+    """Throughput of a round-trip row in ``unit`` per wall second and per CPU second."""
+    return {f"enc_{unit}_s": ratio(amount, r["enc_s"]), f"dec_{unit}_s": ratio(amount, r["dec_s"]),
+            f"enc_{unit}_per_cpu_s": ratio(amount, r["enc_cpu_s"]), f"dec_{unit}_per_cpu_s": ratio(amount, r["dec_cpu_s"])}
+
 
 def _archive_row(data: str, imgs: np.ndarray, codec: str, quality: int | None) -> dict:
-    """Compress ``imgs`` as one archive (one record per image); real + ideal bits/dim, speed."""
-    item = Item.from_array(imgs, "tensor")
-    t0 = time.perf_counter()
-    res = compress_items([item], codec=codec, quality=quality)
-    enc_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    out = decompress_bytes(res.data)
-    dec_s = time.perf_counter() - t0
-    exact = all(a.same_data(b) for a, b in zip(res.items, out))
-    n = len(imgs)
-    real = 8 * len(res.data) / res.numel
-    ideal = res.ideal_bits / res.numel if res.ideal_bits is not None else None
-    return {"data": data, "codec": f"{codec} q{res.quality}", "images": n, "file_bytes": len(res.data),
-            "real_bpd": real, "ideal_bpd": ideal,
-            "gap_pct": 100 * (real / ideal - 1) if ideal else None,
-            "enc_img_s": n / enc_s, "dec_img_s": n / dec_s, "exact": exact}
+    """``imgs`` as one archive (an image stack: one record per image); real + ideal bits/dim, speed."""
+    r = roundtrip(Item.from_array(imgs, "tensor"), codec, quality)
+    real, ideal = r["rate"], r["ideal_rate"]           # gray images: one dim per pixel
+    return {"data": data, "codec": f"{codec} q{r['quality']}", "images": r["n"], "file_bytes": r["bits"] // 8,
+            "real_bpd": real, "ideal_bpd": ideal, "gap_pct": 100 * (real / ideal - 1) if ideal else None,
+            **_speed(r, r["n"], "img"), "exact": r["exact"]}
 
 
 def _photo_row(data: str, paths, codec: str, quality: int | None) -> dict:
     """Each photo as its own file; real bits per sub-pixel over the set, speed in MP/s."""
-    bits, numel, enc_s, dec_s, exact, ideal = 0, 0, 0.0, 0.0, True, 0.0
-    for p in paths:
-        it = read_item(p)
-        t0 = time.perf_counter()
-        res = compress_items([it], codec=codec, quality=quality)
-        enc_s += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        out = decompress_bytes(res.data)[0]
-        dec_s += time.perf_counter() - t0
-        exact &= out.same_data(res.items[0])
-        bits += 8 * len(res.data)
-        numel += res.numel
-        ideal = None if ideal is None or res.ideal_bits is None else ideal + res.ideal_bits
-    mp = numel / 3 / 1e6
-    return {"data": data, "codec": f"{codec} q{res.quality}", "images": len(paths), "file_bytes": bits // 8,
-            "real_bpsp": bits / numel, "ideal_bpsp": ideal / numel if ideal else None,
-            "enc_MP_s": mp / enc_s, "dec_MP_s": mp / dec_s, "exact": exact}
+    items = [read_item(p) for p in paths]
+    r = combine([roundtrip(it, codec, quality) for it in items])
+    numel = sum(it.meta.numel for it in items)
+    return {"data": data, "codec": f"{codec} q{r['quality']}", "images": len(paths), "file_bytes": r["bits"] // 8,
+            "real_bpsp": r["bits"] / numel, "ideal_bpsp": ratio(r["ideal_bits"], numel),
+            **_speed(r, r["units"] / 1e6, "MP"), "exact": r["exact"]}
+
+
+def _rows(row_fn, data: str, source, plan) -> list[dict]:
+    """``row_fn(data, source, codec, quality)`` for each registered codec of ``plan``; one that
+    refuses the data is skipped with a message."""
+    have = available()
+    rows = []
+    for codec, q in plan:
+        if codec not in have:
+            continue
+        try:
+            rows.append(row_fn(data, source, codec, q))
+        except NcodecError as exc:
+            print(f"skip {codec} on {data}: {exc}")
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,34 +73,19 @@ def main(argv: list[str] | None = None) -> int:
                    help="run one half only; its rows replace that half's rows in flow.json")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    have = available()
     rows_gray, rows_photo = [], []
     for data, q in (("mnist", 1), ("fashion-mnist", 2)) if args.part != "photo" else ():
-        x, _ = D.arrays(data, "test")
-        x = x[:args.mnist]
-        for codec, cq in (("flow", q), ("hclt", q), ("png", None), ("webp-lossless", 9), ("jpegxl-lossless", 7)):
-            if codec not in have:
-                continue
-            try:
-                rows_gray.append(_archive_row(data, x, codec, cq))
-            except NcodecError as exc:
-                print(f"skip {codec} on {data}: {exc}")
-    cols = ["data", "codec", "images", "file_bytes", "real_bpd", "ideal_bpd", "gap_pct", "enc_img_s", "dec_img_s", "exact"]
+        plan = (("flow", q), ("hclt", q), ("png", None), ("webp-lossless", 9), ("jpegxl-lossless", 7))
+        rows_gray += _rows(_archive_row, data, D.arrays(data, "test")[0][:args.mnist], plan)
+    cols = ["data", "codec", "images", "file_bytes", "real_bpd", "ideal_bpd", "gap_pct", "enc_img_per_cpu_s",
+            "dec_img_per_cpu_s", "exact"]
     print_table(rows_gray, cols, title="28x28 test images, one archive each (bits/dim = 8*file bytes / pixels)")
     for data, paths in (("kodak", D.paths("kodak")[:args.kodak]), ("bsds500-test", D.paths("bsds500", "test")[:args.bsds])):
-        if not paths or args.part == "gray":
-            continue
-        for codec, cq in (("flow", None), ("png", None), ("webp-lossless", 9), ("jpegxl-lossless", 7),
-                          ("jpegxl-lossless", 9)):
-            if codec not in have:
-                continue
-            try:
-                rows_photo.append(_photo_row(data, paths, codec, cq))
-            except NcodecError as exc:
-                print(f"skip {codec} on {data}: {exc}")
+        if paths and args.part != "gray":
+            rows_photo += _rows(_photo_row, data, paths, PHOTO_PLAN)
     print()
-    print_table(rows_photo, ["data", "codec", "images", "file_bytes", "real_bpsp", "ideal_bpsp", "enc_MP_s",
-                             "dec_MP_s", "exact"], title="photos, one file each (bits per sub-pixel)")
+    print_table(rows_photo, ["data", "codec", "images", "file_bytes", "real_bpsp", "ideal_bpsp", "enc_MP_per_cpu_s",
+                             "dec_MP_per_cpu_s", "exact"], title="photos, one file each (bits per sub-pixel)")
     meta = {"gray": {"mnist_images": args.mnist}, "photo": {
         "kodak_images": [pth.name for pth in D.paths("kodak")[:args.kodak]],
         "bsds_images": [pth.name for pth in D.paths("bsds500", "test")[:args.bsds]]}}

@@ -1,17 +1,15 @@
 """INR video benchmark: NeRV / HNeRV (3 sizes x 3 quantization strengths) against x264 / x265
 (PyAV, several CRFs, presets medium and veryslow) on the same Bunny frames.
 
-Rates are real file bytes (the whole .ncz / raw Annex-B stream); next to the NeRV files the
-size a NeRV-style report would claim (Huffman estimate of the kept quantized weights only).
-Fits are cached per preset under runs/inr_video/ so the run resumes after an interruption.
+Rates are real .ncz file bytes, measured by ``ncodec.eval.roundtrip`` for every codec; next to
+the NeRV files the size a NeRV-style report would claim (Huffman estimate of the kept quantized
+weights only). Fits are cached per preset under runs/inr_video/ so the run resumes after an
+interruption; the classical codecs are cheap and rerun in every run.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import math
-import time
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -19,23 +17,8 @@ import numpy as np
 from ._common import print_table, results_dir, write_results
 
 BUNNY = "video/bunny_320x180"
-
-
-def clip_psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB from the MSE over every sample of the clip."""
-    m = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return math.inf if m == 0 else 10 * math.log10(255.0 ** 2 / m)
-
-
-def clip_ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean over frames of RGB MS-SSIM (pytorch-msssim, window 11 when the frame allows it)."""
-    import torch
-    from pytorch_msssim import ms_ssim
-    win = 11 if min(a.shape[1:3]) > 160 else 7
-    ta = torch.from_numpy(a).permute(0, 3, 1, 2).float()
-    tb = torch.from_numpy(b).permute(0, 3, 1, 2).float()
-    with torch.no_grad():
-        return float(ms_ssim(ta, tb, data_range=255.0, win_size=win, size_average=True))
+CLASSICAL_CRFS = {"x264": [23, 28, 33, 38, 43], "x265": [25, 30, 35, 40, 45]}
+DEFAULT_PRESET = "medium"       # what the x264/x265 codecs use when they declare no preset option
 
 
 def load_frames(n: int) -> np.ndarray:
@@ -45,33 +28,34 @@ def load_frames(n: int) -> np.ndarray:
     return read_item(D.data_root() / BUNNY).data[:n]
 
 
-def classical_rows(frames: np.ndarray, crfs: dict, presets: list[str]) -> list[dict]:
-    """x264 / x265 via PyAV (yuv444p, one thread) at each CRF and preset: real stream bytes, quality, fps."""
-    from ..codecs._packets import pack_packets
-    from ..codecs.video import _decode, _encode
-    from ..item import ItemMeta
+def _preset_options(codec: str, preset: str) -> dict | None:
+    """Encoder options selecting ``preset``; None when the codec cannot be asked for it."""
+    from ..codecs import get_codec
+    if any(o.name == "preset" for o in get_codec(codec).options):
+        return {"preset": preset}
+    return {} if preset == DEFAULT_PRESET else None
+
+
+def classical_rows(frames: np.ndarray, crfs: dict[str, list[int]], presets: list[str]) -> list[dict]:
+    """x264 / x265 (yuv444p, one thread) at each CRF and preset, through ``eval.roundtrip``: real
+    file bytes, PSNR / MS-SSIM over the clip, CPU seconds."""
+    from ..eval.roundtrip import ratio, roundtrip
+    from ..item import Item
+    item = Item.from_array(frames, "video", frame_rate=25)
     rows = []
-    T, H, W, _ = frames.shape
-    meta = ItemMeta("video", frames.shape, frame_rate=Fraction(25))
-    for codec, dec_name in (("libx264", "h264"), ("libx265", "hevc")):
+    for codec, levels in crfs.items():
         for preset in presets:
-            for crf in crfs[codec]:
-                opts = {"crf": str(crf), "preset": preset}
-                if codec == "libx265":
-                    opts["x265-params"] = "log-level=error:pools=1:frame-threads=1"
-                t0 = time.perf_counter()
-                packets = _encode(frames, codec, "yuv444p", opts, Fraction(25))
-                enc_s = time.perf_counter() - t0
-                t0 = time.perf_counter()
-                out = _decode(packets, dec_name, meta)
-                dec_s = time.perf_counter() - t0
-                nbytes = len(pack_packets(packets))
-                rows.append({"codec": codec.replace("lib", ""), "config": f"{preset} crf{crf}",
-                             "bytes": nbytes, "bpp": 8 * nbytes / (T * H * W),
-                             "psnr": clip_psnr(frames, out), "ms_ssim": clip_ms_ssim(frames, out),
-                             "encode_s": enc_s, "decode_fps": T / dec_s})
-                print(f"  {rows[-1]['codec']} {rows[-1]['config']}: {rows[-1]['bpp']:.4f} bpp "
-                      f"{rows[-1]['psnr']:.2f} dB", flush=True)
+            opts = _preset_options(codec, preset)
+            if opts is None:
+                print(f"  {codec} declares no 'preset' option: {preset} skipped", flush=True)
+                continue
+            for crf in levels:
+                r = roundtrip(item, codec, crf, options=opts)
+                rows.append({"codec": codec, "config": f"{preset} crf{crf}", "bytes": r["bits"] // 8, "bpp": r["rate"],
+                             "psnr": r["psnr"], "ms_ssim": r["ms_ssim"], "encode_s": r["enc_s"],
+                             "enc_cpu_s": r["enc_cpu_s"], "dec_cpu_s": r["dec_cpu_s"],
+                             "decode_fps": ratio(len(frames), r["dec_s"])})
+                print(f"  {codec} {rows[-1]['config']}: {rows[-1]['bpp']:.4f} bpp {rows[-1]['psnr']:.2f} dB", flush=True)
     return rows
 
 
@@ -80,8 +64,10 @@ def inr_rows(frames: np.ndarray, kind: str, preset: str, epochs: int, cache: Pat
     """Fit one NeRV/HNeRV preset (cached), then code it at 3 strengths; rows with real bytes."""
     import torch
     from .. import container
-    from ..api import decompress_bytes
+    from ..api import CHECK_BYTES_SINGLE
     from ..codecs import get_codec
+    from ..eval.metrics import psnr
+    from ..eval.roundtrip import decode_file, trip_row
     from ..codecs.nerv import STRENGTHS, nerv_style_estimate_bits, pack_payload
     from ..item import Item
     from ..models.nerv import count_decoder_params, make_config
@@ -119,26 +105,24 @@ def inr_rows(frames: np.ndarray, kind: str, preset: str, epochs: int, cache: Pat
             torch.save(comp, cpath)
         ideal: dict = {}
         payload = pack_payload(comp, ideal=ideal)
+        check = container.content_check(item.meta, comp.frames, CHECK_BYTES_SINGLE)   # nerv: the reconstruction
         data = container.pack(container.Container(codec=codec.name, codec_version=codec.version, quality=q,
-                                                  records=[container.Record(payload, item.meta, "")],
+                                                  records=[container.Record(payload, item.meta, "", check)],
                                                   model_id=codec.model_id(q)))
-        t0 = time.perf_counter()
-        out = decompress_bytes(data)[0].data
-        dec_s = time.perf_counter() - t0
+        trip = decode_file(data, [item], ideal_bits=sum(ideal.values()))   # encoding = the (cached) fit above
+        r = trip_row(trip)
         est = nerv_style_estimate_bits(comp)
         n_params = sum(qt.q.size for qt in comp.weights.values())
         kept = sum(int(qt.mask.sum()) if qt.mask is not None else qt.q.size for qt in comp.weights.values())
         row = {"codec": kind, "config": f"{preset} q{q} {bits}b prune{prune:g}", "preset": preset,
                "quality": q, "bits": bits, "prune": prune, "params": n_params, "kept_params": kept,
-               "bytes": len(data), "bpp": 8 * len(data) / (T * H * W),
-               "estimate_bpp": est / (T * H * W),
+               "bytes": len(data), "bpp": r["rate"], "estimate_bpp": est / (T * H * W),
                "ideal_mask_bits": ideal.get("mask", 0.0), "ideal_value_bits": ideal.get("values", 0.0),
                "ideal_embedding_bits": ideal.get("embeddings", 0.0),
-               "psnr": clip_psnr(frames, out), "ms_ssim": clip_ms_ssim(frames, out),
-               "psnr_float": clip_psnr(frames, _float_render(state)),
-               "decode_exact": bool(np.array_equal(out, comp.frames)),
+               "psnr": r["psnr"], "ms_ssim": r["ms_ssim"], "psnr_float": psnr(frames, _float_render(state)),
+               "decode_exact": bool(np.array_equal(trip.decoded[0].data, comp.frames)),
                "fit_s": state.fit_seconds, "fit_cpu_s": fit_cpu, "fit_steps": state.fit_steps, "compress_s": comp.seconds,
-               "epochs": epochs, "decode_fps": T / dec_s}
+               "epochs": epochs, "decode_fps": T / r["dec_s"], "dec_cpu_s": r["dec_cpu_s"]}
         rows.append(row)
         print(f"  {kind} {row['config']}: {row['bytes']} B {row['bpp']:.4f} bpp (estimate {row['estimate_bpp']:.4f}) "
               f"{row['psnr']:.2f} dB (float {row['psnr_float']:.2f}) exact={row['decode_exact']} "
@@ -220,14 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     cache.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
     if not args.no_classical:
-        cfile = cache / f"classical_t{len(frames)}.json"
-        if cfile.exists():
-            crows = json.loads(cfile.read_text())
-        else:
-            crows = classical_rows(frames, {"libx264": [23, 28, 33, 38, 43], "libx265": [25, 30, 35, 40, 45]},
-                                   ["medium", "veryslow"])
-            cfile.write_text(json.dumps(crows, indent=1))
-        rows += crows
+        rows += classical_rows(frames, CLASSICAL_CRFS, ["medium", "veryslow"])   # cheap: rerun, never cached
     for preset in args.presets.split(","):
         for kind in args.kinds.split(","):
             rows += inr_rows(frames, kind, preset, args.epochs, cache, args.lr,

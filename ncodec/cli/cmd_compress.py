@@ -5,10 +5,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..api import compress_items, verify_result
+from ..api import compress_items, input_name, verify_result
 from ..codecs.base import parse_option_args
 from ..errors import InputError
-from ..io import atomic_write, read_item
+from ..io import (Terminated, atomic_write, check_output_not_input, cleanup_on_signals, read_item,
+                  write_stdout)
 from .common import rate_text, sniff_media
 
 
@@ -21,7 +22,11 @@ def register(sub) -> None:
     p.add_argument("-O", "--option", action="append", default=[], metavar="KEY=VALUE",
                    help="codec option (repeatable); ncodec list CODEC shows a codec's options")
     p.add_argument("-f", "--force", action="store_true", help="overwrite the output")
-    p.add_argument("--verify", action="store_true", help="decode again and compare before reporting success")
+    p.add_argument("--verify", action="store_true",
+                   help="decode again before reporting success: lossless codecs are compared byte for byte "
+                        "with the input; lossy ones are checked to decode and match their content check")
+    p.add_argument("--check-bytes", type=int, choices=(2, 4, 8), default=None,
+                   help="content check bytes per record (default: 4 for one item, 2 per archive record)")
     p.add_argument("--media", choices=["image", "audio", "video", "tensor", "bytes"],
                    help="media kind of stdin input (default: guessed from its first bytes)")
     p.add_argument("--quiet", action="store_true", help="no summary line")
@@ -29,6 +34,20 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        with cleanup_on_signals():
+            return _run(args)
+    except Terminated:
+        print("ncodec: terminated", file=sys.stderr)
+        return 143
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.output is None:
+        if len(args.inputs) != 1 or args.inputs[0] == "-":
+            raise InputError("several inputs or stdin need -o OUTPUT")
+        args.output = str(Path(args.inputs[0].rstrip("/"))) + ".ncz"
+    check_output_not_input(args.output, args.inputs)
     items = []
     for inp in args.inputs:
         if inp == "-":
@@ -36,18 +55,14 @@ def run(args: argparse.Namespace) -> int:
             media = args.media or sniff_media(raw)
             items.append(read_item(Path("stdin"), raw=raw, media=media))
         else:
-            items.append(read_item(inp, media=args.media))
-    if args.output is None:
-        if len(args.inputs) != 1 or args.inputs[0] == "-":
-            raise InputError("several inputs or stdin need -o OUTPUT")
-        args.output = str(Path(args.inputs[0].rstrip("/"))) + ".ncz"
+            it = read_item(inp, media=args.media)
+            it.name = input_name(inp)
+            items.append(it)
     res = compress_items(items, codec=args.codec, quality=args.quality,
-                         options=parse_option_args(args.option))
-    if args.verify:
-        verify_result(res)
+                         options=parse_option_args(args.option), check_bytes=args.check_bytes)
+    verified = verify_result(res) if args.verify else ""
     if args.output == "-":
-        sys.stdout.buffer.write(res.data)
-        sys.stdout.buffer.flush()
+        write_stdout(res.data)
     else:
         atomic_write(args.output, res.data, force=args.force)
     if not args.quiet:
@@ -57,5 +72,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"{src} -> {args.output}: {res.n_items} item(s), {res.input_bytes} B -> {len(res.data)} B "
               f"({res.input_bytes / max(len(res.data), 1):.2f}x), {rate_text(res.bits, res.items, media)}, "
               f"{res.codec} q={res.quality}{extra}, {res.encode_s:.2f} s"
-              + (", verified" if args.verify else ""), file=sys.stderr)
+              + (f"; {verified}" if verified else ""), file=sys.stderr)
     return 0

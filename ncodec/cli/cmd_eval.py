@@ -45,6 +45,8 @@ def register(sub) -> None:
     _common(rd)
     rd.add_argument("--data", required=True, help="kodak, bsds500-test, mnist, fashion-mnist, fsdd, or a path")
     rd.add_argument("--out", default="eval_results.json", help="results JSON (a CSV is written beside it)")
+    rd.add_argument("--batch", type=int, default=None,
+                    help="code items in archives of N (one row per archive; e.g. MNIST digits)")
     rd.set_defaults(func=run_rd)
 
     bd = esub.add_parser("bd", help="BD-rate / BD-PSNR table of a results file")
@@ -85,10 +87,11 @@ def run_rd(args: argparse.Namespace) -> int:
     from ..eval.sweep import aggregate, load_dataset, run_sweep, save_results
     items = load_dataset(args.data, args.limit)
     rows = run_sweep(items, _codecs(args.codec), parse_levels(args.levels), dataset=args.data,
-                     workers=args.workers, progress=not args.quiet)
+                     workers=args.workers, progress=not args.quiet, batch=args.batch)
     out = save_results(args.out, rows, merge=not args.no_merge)
-    pts = [p for p in aggregate(rows)]
-    print_table(pts, ["codec", "quality", "items", "rate", "psnr", "ms_ssim", "snr", "enc_ms", "dec_ms", "errors"],
+    pts = aggregate(rows)
+    print_table(pts, ["codec", "quality", "items", "rate", "psnr", "ms_ssim", "snr", "enc_cpu_ms", "dec_cpu_ms",
+                      "errors"],
                 title=f"{args.data}: {len(items)} items (rate in {pts[0]['rate_unit'] if pts else '-'})")
     bad = sum(1 for r in rows if r.get("error"))
     if bad:

@@ -20,8 +20,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
-    for key in ("source", "file_bytes", "codec", "codec_version", "quality", "model_id", "lossless",
-                "archive", "stack", "records", "payload_bytes", "overhead_bytes", "checksum"):
+    for key in ("source", "file_bytes", "format_version", "codec", "codec_version", "quality", "model_id",
+                "lossless", "archive", "stack", "records", "payload_bytes", "overhead_bytes", "checksum",
+                "content_check"):
         print(f"{key:>15}: {info[key]}")
     for i, it in enumerate(info["items"][: args.records]):
         rate = f", {it['sample_rate']} Hz" if it["media"] == "audio" else (

@@ -1,24 +1,15 @@
-"""Helpers shared by CLI commands: rate units, stdin media sniffing."""
+"""Helpers shared by CLI commands: the rate in a summary line (units from ncodec.eval.metrics,
+which imports numpy only), stdin media sniffing."""
 from __future__ import annotations
 
 from typing import Sequence
 
+from ..eval.metrics import rate_units
 from ..item import Item
 
 
-def rate_units(items: Sequence[Item], media: str) -> tuple[float, str]:
-    """Denominator and unit for a rate: pixels (bpp), samples (bits/sample), elements (bpd)."""
-    if media == "image":
-        return float(sum(it.meta.shape[0] * it.meta.shape[1] for it in items)), "bpp"
-    if media == "video":
-        return float(sum(it.meta.shape[0] * it.meta.shape[1] * it.meta.shape[2] for it in items)), "bpp"
-    if media == "audio":
-        return float(sum(it.meta.numel for it in items)), "bits/sample"
-    return float(sum(it.meta.numel for it in items)), "bits/element"
-
-
-def rate_text(bits: int, items: Sequence[Item], media: str) -> str:
-    """E.g. '2.514 bpp' from real bits."""
+def rate_text(bits: int, items: Sequence[Item], media: str | None = None) -> str:
+    """E.g. '2.514 bpp' from real bits (``media`` counts the items as that kind)."""
     n, unit = rate_units(items, media)
     return f"{bits / max(n, 1):.4g} {unit}"
 

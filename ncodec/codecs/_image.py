@@ -64,8 +64,3 @@ def from_decoded(arr: np.ndarray, meta: ItemMeta, exact_gray: bool = False) -> n
         arr = np.concatenate([arr, np.full(arr.shape[:2] + (1,), full, dtype=arr.dtype)], axis=2)
     return restore_shape(arr, meta)
 
-
-def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:
-    """Peak signal-to-noise ratio in dB (inf for identical arrays)."""
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(peak * peak / mse)

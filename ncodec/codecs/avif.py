@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import imagecodecs
-
+from .._lazy import lazy_import
 from ..item import Item, ItemMeta
+from ._bounded import decode_into
 from ._image import channels_of, check_image, from_decoded, gray_to_rgb
 from .base import Codec, Encoded, register
+
+imagecodecs = lazy_import("imagecodecs")
 
 SPEED = 6
 
@@ -34,4 +36,6 @@ class AVIF(Codec):
         return Encoded(imagecodecs.avif_encode(data, level=quality, speed=SPEED, numthreads=1))
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
-        return Item(from_decoded(imagecodecs.avif_decode(payload, numthreads=1), meta), meta)
+        chans = (3, 4) if channels_of(meta) in (1, 4) else (3,)
+        arr = decode_into(imagecodecs.avif_decode, payload, meta, chans, index=0, numthreads=1)
+        return Item(from_decoded(arr, meta), meta)

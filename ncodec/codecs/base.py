@@ -69,6 +69,13 @@ class Option:
         return f"{self.name}={kind} (default {self.default}): {self.help}"
 
 
+# What a record's content check covers (``Codec.check_source()``); see ``container.content_check``.
+CHECK_DATA = "data"                      # the exact decoded bytes, equal to the input (lossless codecs)
+CHECK_RECONSTRUCTION = "reconstruction"  # the decoded bytes, made at encode time by decoding once (classical lossy)
+CHECK_SYMBOLS = "symbols"                # bytes the codec derives from its entropy-decoded integer symbols
+CHECK_KEY = "check"                      # Item.extra key under which a "symbols" decoder returns them
+
+
 @dataclass
 class Encoded:
     """What ``encode`` returns per item: the payload and the model's ideal code length.
@@ -82,6 +89,11 @@ class Encoded:
     payload: bytes
     ideal_bits: float | None = None
     info: dict = field(default_factory=dict)     # codec-specific measurements (e.g. fit steps), for reports
+    # Only for codecs whose ``content_check`` is "symbols": bytes standing for the integer symbols
+    # the entropy coder coded (the symbols or a digest of them, e.g. quantized latents or weights).
+    # The decoder returns the same bytes in ``item.extra[CHECK_KEY]``; the container stores a short
+    # hash of them with the record's metadata and the API compares it after decoding.
+    check: bytes | None = None
 
 
 class Codec:
@@ -102,6 +114,17 @@ class Codec:
     options: ClassVar[tuple[Option, ...]] = ()
     weights: ClassVar[tuple[str, ...]] = ()               # weight files it needs (see ncodec.weights)
     description: ClassVar[str] = ""
+    # Per-record content check (container version 2), verified by the API after every decode:
+    #   None -> "data" for lossless codecs (hash of the exact decoded bytes == the input, no
+    #   extra encode work), "reconstruction" for lossy ones (the API decodes each payload once
+    #   at encode time and hashes what came out); "symbols" -> the codec supplies the bytes
+    #   (``Encoded.check`` when encoding, ``item.extra[CHECK_KEY]`` when decoding), for learned
+    #   codecs whose float synthesis may differ by +-1 across machines while the coded integers
+    #   may not. A mismatch raises ``IntegrityError``.
+    content_check: ClassVar[str | None] = None
+    # Default decode limit on pixels (or audio samples) per record, by media kind, for codecs
+    # that decode slowly or with much memory per pixel; an explicit limit overrides it (ncodec.limits).
+    decode_max_pixels: ClassVar[Mapping[str, int]] = {}
 
     # --- description (class level: no instance, no heavy import) --------------------
     @classmethod
@@ -114,6 +137,11 @@ class Codec:
         """True when the codec accepts items of ``media``."""
         kinds = cls.media_kinds()
         return media in kinds or "bytes" in kinds
+
+    @classmethod
+    def check_source(cls) -> str:
+        """What this codec's content check covers: "data", "reconstruction" or "symbols"."""
+        return cls.content_check or (CHECK_DATA if cls.lossless else CHECK_RECONSTRUCTION)
 
     @classmethod
     def sweep_levels(cls) -> list[int]:
@@ -166,7 +194,12 @@ class Codec:
         raise NotImplementedError
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
-        """Item back from a payload and its stored metadata."""
+        """Item back from a payload and its stored metadata.
+
+        ``meta`` has passed the decode limits (``ncodec.limits``) before this is called; a
+        decoder checks every size its payload declares against ``meta`` (or, for working
+        arrays, ``limits.check_alloc``) before it allocates for it.
+        """
         raise NotImplementedError
 
     def encode_batch(self, items: Sequence[Item], quality: int, options: Mapping[str, Any]) -> list[Encoded]:

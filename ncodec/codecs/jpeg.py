@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import imagecodecs
-
+from .._lazy import lazy_import
 from ..item import Item, ItemMeta
-from ._image import check_image, restore_shape, to_codec_layout
+from ._bounded import decode_into
+from ._image import channels_of, check_image, restore_shape, to_codec_layout
 from .base import Codec, Encoded, register
+
+imagecodecs = lazy_import("imagecodecs")
 
 
 @register
@@ -33,4 +35,21 @@ class JPEG(Codec):
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         if not payload.endswith(b"\xff\xd9"):   # libjpeg decodes a cut stream silently, padding with gray
             raise ValueError("JPEG stream has no end-of-image marker (truncated)")
-        return Item(restore_shape(imagecodecs.jpeg8_decode(payload), meta), meta)
+        if _progressive(payload):
+            raise ValueError("progressive JPEG (this codec writes baseline only)")
+        return Item(restore_shape(decode_into(imagecodecs.jpeg8_decode, payload, meta, (channels_of(meta),)), meta), meta)
+
+
+def _progressive(payload: bytes) -> bool:
+    """True when the first frame marker is not baseline/extended sequential (SOF0/SOF1)."""
+    pos = 2
+    while pos + 4 <= len(payload):
+        if payload[pos] != 0xFF:
+            return True
+        marker = payload[pos + 1]
+        if marker in (0xC0, 0xC1):
+            return False
+        if 0xC2 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            return True
+        pos += 2 + int.from_bytes(payload[pos + 2:pos + 4], "big")
+    return True

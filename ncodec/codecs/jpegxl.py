@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import imagecodecs
-
+from .._lazy import lazy_import
 from ..item import Item, ItemMeta
-from ._image import check_image, restore_shape, to_codec_layout
+from ._bounded import decode_into
+from ._image import channels_of, check_image, restore_shape, to_codec_layout
 from .base import Codec, Encoded, register
+
+imagecodecs = lazy_import("imagecodecs")
 
 
 def quality_to_distance(q: int) -> float:
@@ -37,7 +39,12 @@ class JPEGXLLossless(Codec):
         return Encoded(imagecodecs.jpegxl_encode(to_codec_layout(item.data), lossless=True, effort=quality, numthreads=1))
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
-        return Item(restore_shape(imagecodecs.jpegxl_decode(payload, numthreads=1), meta), meta)
+        return Item(restore_shape(_decode(payload, meta), meta), meta)
+
+
+def _decode(payload: bytes, meta: ItemMeta):
+    """First frame only (index 0), into an array of the header's size."""
+    return decode_into(imagecodecs.jpegxl_decode, payload, meta, (channels_of(meta),), index=0, numthreads=1)
 
 
 @register
@@ -58,4 +65,4 @@ class JPEGXL(Codec):
                                                  effort=7, numthreads=1))
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
-        return Item(restore_shape(imagecodecs.jpegxl_decode(payload, numthreads=1), meta), meta)
+        return Item(restore_shape(_decode(payload, meta), meta), meta)

@@ -12,13 +12,16 @@ from typing import Any, Mapping
 from fractions import Fraction
 from math import gcd
 
-import av
 import numpy as np
 
+from .._lazy import lazy_import
 from ..errors import UnsupportedInputError
 from ..item import Item, ItemMeta
+from ..limits import check_alloc
 from ._packets import pack_packets, unpack_packets
 from .base import Codec, Encoded, register
+
+av = lazy_import("av")
 
 OPUS_RATE = 48000
 _SCALE = {"int16": 32768.0, "int32": 2147483648.0, "float32": 1.0, "float64": 1.0}
@@ -96,17 +99,29 @@ class Opus(Codec):
         return Encoded(pack_packets(packets, [pre_skip]))
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
-        (pre_skip,), packets = unpack_packets(payload, 1)
+        if meta.dtype not in _SCALE or len(meta.shape) not in (1, 2) or _channels(meta) not in (1, 2):
+            raise ValueError(f"stored metadata {meta.shape} {meta.dtype} is not mono/stereo audio")
+        if not 1 <= meta.sample_rate <= 768000:
+            raise ValueError(f"stored sample rate {meta.sample_rate} is out of range")
         ch = _channels(meta)
+        n48 = -(-meta.shape[0] * OPUS_RATE // meta.sample_rate)
+        # every working array is about n48 (+ the encoder delay) samples: check before decoding
+        check_alloc(self.name, "the 48 kHz signal", 8 * (n48 + 65536) * ch)
+        (pre_skip,), packets = unpack_packets(payload, 1, max_packets=(n48 + 65536) // 120 + 16)
+        if pre_skip > 65535:
+            raise ValueError("opus pre-skip out of range")
         dec = av.CodecContext.create("libopus", "r")
         dec.sample_rate = OPUS_RATE
         dec.layout = "mono" if ch == 1 else "stereo"
         chunks = []
+        have, need = 0, pre_skip + n48
         for p in packets:
+            if have >= need:
+                break                           # the rest is the encoder's flush: not needed
             for frame in dec.decode(av.Packet(p)):
                 chunks.append(self._frame_array(frame, ch))
+                have += len(chunks[-1])
         y = np.concatenate(chunks) if chunks else np.zeros((0, ch), np.float32)
-        n48 = -(-meta.shape[0] * OPUS_RATE // meta.sample_rate)
         y = y[pre_skip:pre_skip + n48]
         if len(y) < n48:
             raise ValueError("opus stream is shorter than the stored length")

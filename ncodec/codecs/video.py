@@ -10,13 +10,15 @@ from typing import Any, Mapping
 
 from fractions import Fraction
 
-import av
 import numpy as np
 
+from .._lazy import lazy_import
 from ..errors import UnsupportedInputError
 from ..item import Item, ItemMeta
 from ._packets import pack_packets, unpack_packets
 from .base import Codec, Encoded, register
+
+av = lazy_import("av")
 
 
 def _encode(frames: np.ndarray, codec: str, pix_fmt: str, options: dict, rate: Fraction) -> list[bytes]:
@@ -38,17 +40,30 @@ def _encode(frames: np.ndarray, codec: str, pix_fmt: str, options: dict, rate: F
 
 
 def _decode(packets: list[bytes], decoder: str, meta: ItemMeta) -> np.ndarray:
+    if len(meta.shape) != 4 or meta.shape[3] != 3 or meta.dtype != "uint8":
+        raise ValueError(f"stored metadata {meta.shape} {meta.dtype} is not (T, H, W, 3) uint8 video")
+    t, h, w = (int(v) for v in meta.shape[:3])
     dec = av.CodecContext.create(decoder, "r")
     dec.thread_count = 1
-    out = []
+    # the decoder refuses a stream whose frames are larger than the header's (plus its padding)
+    dec.options = {"max_pixels": str((h + 256) * (w + 256))}
+    arr = np.empty(meta.shape, dtype=np.uint8)
+    n = 0
+
+    def take(frames) -> None:
+        nonlocal n
+        for f in frames:
+            if n >= t:
+                raise ValueError(f"stream holds more than the header's {t} frames")
+            if (f.height, f.width) != (h, w):
+                raise ValueError(f"frame {f.width}x{f.height} differs from the header's {w}x{h}")
+            arr[n] = f.to_ndarray(format="rgb24")
+            n += 1
     for p in packets:
-        out += [f.to_ndarray(format="rgb24") for f in dec.decode(av.Packet(p))]
-    out += [f.to_ndarray(format="rgb24") for f in dec.decode(None)]
-    if len(out) != meta.shape[0]:
-        raise ValueError(f"decoded {len(out)} frames, header says {meta.shape[0]}")
-    arr = np.stack(out)
-    if arr.shape != tuple(meta.shape):
-        raise ValueError(f"decoded {arr.shape}, header says {meta.shape}")
+        take(dec.decode(av.Packet(p)))
+    take(dec.decode(None))
+    if n != t:
+        raise ValueError(f"decoded {n} frames, header says {t}")
     return arr
 
 
@@ -74,7 +89,7 @@ class _VideoCodec(Codec):
                                             item.meta.frame_rate)))
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
-        _, packets = unpack_packets(payload)
+        _, packets = unpack_packets(payload, max_packets=2 * int(meta.shape[0]) + 16 if meta.shape else 16)
         return Item(_decode(packets, self.decoder, meta), meta)
 
 

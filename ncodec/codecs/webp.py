@@ -7,15 +7,22 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import imagecodecs
-
+from .._lazy import lazy_import
 from ..item import Item, ItemMeta
+from ._bounded import decode_into
 from ._image import channels_of, check_image, from_decoded, gray_to_rgb
 from .base import Codec, Encoded, register
+
+imagecodecs = lazy_import("imagecodecs")
 
 MAX_SIDE = 16383
 # libwebp's lossless presets (cwebp -z 0..9): level -> (method, quality), as WebPConfigLosslessPreset.
 LOSSLESS_PRESETS = ((0, 0), (1, 20), (2, 25), (3, 30), (3, 50), (4, 50), (4, 75), (4, 90), (5, 90), (6, 100))
+
+
+def _webp_channels(meta: ItemMeta) -> tuple[int, ...]:
+    """Channel counts libwebp may return: RGB for gray and opaque RGBA, RGBA where alpha was kept."""
+    return (3, 4) if channels_of(meta) in (1, 4) else (3,)
 
 
 def _webp_input(item: Item):
@@ -39,7 +46,8 @@ class WebPLossless(Codec):
         return Encoded(imagecodecs.webp_encode(_webp_input(item), level=q, lossless=True, method=method, numthreads=1))
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
-        return Item(from_decoded(imagecodecs.webp_decode(payload), meta, exact_gray=True), meta)
+        arr = decode_into(imagecodecs.webp_decode, payload, meta, _webp_channels(meta))
+        return Item(from_decoded(arr, meta, exact_gray=True), meta)
 
 
 @register
@@ -59,4 +67,5 @@ class WebP(Codec):
         return Encoded(imagecodecs.webp_encode(_webp_input(item), level=quality, lossless=False, method=4, numthreads=1))
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
-        return Item(from_decoded(imagecodecs.webp_decode(payload), meta), meta)
+        arr = decode_into(imagecodecs.webp_decode, payload, meta, _webp_channels(meta))
+        return Item(from_decoded(arr, meta), meta)

@@ -12,10 +12,12 @@ bytes per record.
 from __future__ import annotations
 
 import numpy as np
-import constriction
 
+from .._lazy import lazy_import
 from ..errors import CodecError
 from .tables import check_pmf, ideal_bits
+
+constriction = lazy_import("constriction")
 
 BACKENDS = ("ans", "range")
 _MODEL = constriction.stream.model.Categorical(perfect=False)

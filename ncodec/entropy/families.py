@@ -7,7 +7,7 @@ float scale is snapped to a table index before coding: encoder and decoder agree
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtr
+
 
 from .indexed import IndexedTables
 from .tables import quantize_probs
@@ -22,6 +22,7 @@ def default_scale_table(lo: float = 0.11, hi: float = 256.0, n: int = 64) -> np.
 
 def _cdf(family: str, x: np.ndarray, scale: float) -> np.ndarray:
     if family == "gaussian":
+        from scipy.special import ndtr   # deferred: scipy.special costs ~0.1 s to import
         return ndtr(x / scale)
     if family == "laplace":
         b = scale / np.sqrt(2.0)

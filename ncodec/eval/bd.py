@@ -1,8 +1,7 @@
 """Bjøntegaard deltas between two rate–quality curves: BD-rate (% rate change at equal quality)
-and BD-quality (dB at equal rate), with piecewise cubic (pchip) interpolation in the log-rate domain.
-
-Uses the maintained ``bjontegaard`` package when installed (the same method); our own pchip
-integration is the fallback and the cross-check in the tests.
+and BD-quality (dB at equal rate), by the maintained ``bjontegaard`` package (piecewise cubic,
+pchip, interpolation in the log-rate domain). The only BD code in ncodec: reports and
+benchmarks call these functions.
 """
 from __future__ import annotations
 
@@ -30,64 +29,38 @@ def monotone_curve(rates: Sequence[float], quality: Sequence[float]) -> tuple[np
     return arr[:, 0], arr[:, 1]
 
 
-def _pchip_mean(x: np.ndarray, y: np.ndarray, lo: float, hi: float) -> float:
-    from scipy.interpolate import PchipInterpolator
-    return float(PchipInterpolator(x, y).integrate(lo, hi) / (hi - lo))
+def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    return len(a) >= 2 and len(b) >= 2 and min(a.max(), b.max()) > max(a.min(), b.min())
 
 
-def _bd(xa: np.ndarray, ya: np.ndarray, xt: np.ndarray, yt: np.ndarray) -> float:
-    """Mean of (test - anchor) over the overlap of x, each curve a pchip of y(x)."""
-    lo, hi = max(xa.min(), xt.min()), min(xa.max(), xt.max())
-    if not hi > lo:
-        return math.nan
-    return _pchip_mean(xt, yt, lo, hi) - _pchip_mean(xa, ya, lo, hi)
-
-
-def _package():
-    try:
-        import bjontegaard
-        return bjontegaard
-    except Exception:  # not installed: our own implementation below is the same method
-        return None
+def _package(fn: str, ra, qa, rt, qt) -> float:
+    import bjontegaard
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(getattr(bjontegaard, fn)(ra, qa, rt, qt, method="pchip", require_matching_points=False,
+                                              min_overlap=0))
 
 
 def bd_rate(rate_anchor: Sequence[float], q_anchor: Sequence[float], rate_test: Sequence[float],
-            q_test: Sequence[float], use_package: bool = True) -> float:
+            q_test: Sequence[float]) -> float:
     """Average rate difference of test vs anchor at equal quality, in percent (negative = fewer bits).
 
     NaN when a curve has fewer than 2 usable points or the quality ranges do not overlap.
     """
     ra, qa = monotone_curve(rate_anchor, q_anchor)
     rt, qt = monotone_curve(rate_test, q_test)
-    if len(ra) < 2 or len(rt) < 2 or not min(qa.max(), qt.max()) > max(qa.min(), qt.min()):
-        return math.nan
-    pkg = _package() if use_package else None
-    if pkg is not None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return float(pkg.bd_rate(ra, qa, rt, qt, method="pchip", require_matching_points=False,
-                                     min_overlap=0))
-    d = _bd(qa, np.log10(ra), qt, np.log10(rt))
-    return (10.0 ** d - 1.0) * 100.0
+    return _package("bd_rate", ra, qa, rt, qt) if _overlap(qa, qt) else math.nan
 
 
 def bd_quality(rate_anchor: Sequence[float], q_anchor: Sequence[float], rate_test: Sequence[float],
-               q_test: Sequence[float], use_package: bool = True) -> float:
-    """Average quality difference (e.g. BD-PSNR in dB) of test vs anchor at equal rate."""
+               q_test: Sequence[float]) -> float:
+    """Average quality difference (e.g. BD-PSNR in dB) of test vs anchor at equal rate.
+
+    NaN when a curve has fewer than 2 usable points or the rate ranges do not overlap.
+    """
     ra, qa = monotone_curve(rate_anchor, q_anchor)
     rt, qt = monotone_curve(rate_test, q_test)
-    if len(ra) < 2 or len(rt) < 2:
-        return math.nan
-    la, lt = np.log10(ra), np.log10(rt)
-    if not min(la.max(), lt.max()) > max(la.min(), lt.min()):
-        return math.nan
-    pkg = _package() if use_package else None
-    if pkg is not None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return float(pkg.bd_psnr(ra, qa, rt, qt, method="pchip", require_matching_points=False,
-                                     min_overlap=0))
-    return _bd(la, qa, lt, qt)
+    return _package("bd_psnr", ra, qa, rt, qt) if _overlap(np.log10(ra), np.log10(rt)) else math.nan
 
 
 def bd_table(curves: dict[str, tuple[list[float], list[float]]], anchor: str) -> list[dict]:
@@ -96,8 +69,22 @@ def bd_table(curves: dict[str, tuple[list[float], list[float]]], anchor: str) ->
         from ..errors import InputError
         raise InputError(f"anchor {anchor!r} has no curve (have: {', '.join(curves) or 'none'})")
     ra, qa = curves[anchor]
-    rows = []
-    for name, (r, q) in curves.items():
-        rows.append({"codec": name, "points": len(r), "bd_rate_pct": bd_rate(ra, qa, r, q),
-                     "bd_quality": bd_quality(ra, qa, r, q)})
-    return rows
+    return [{"codec": name, "points": len(r), "bd_rate_pct": bd_rate(ra, qa, r, q), "bd_quality": bd_quality(ra, qa, r, q)}
+            for name, (r, q) in curves.items()]
+
+
+def bd_rows(points: Sequence[dict], dataset: str, anchor: str) -> list[dict]:
+    """BD-rate vs ``anchor`` on PSNR (and MS-SSIM where measured), and BD-PSNR, for one data set's
+    curves of 2+ levels (aggregated points, ``sweep.aggregate``); [] when the anchor has no curve."""
+    from .sweep import curves
+    cps = {k: v for k, v in curves(points, "psnr", dataset).items() if len(v[0]) >= 2}
+    if anchor not in cps:
+        return []
+    rows = {r["codec"]: {"codec": r["codec"], "points": r["points"], "bd_rate_psnr": r["bd_rate_pct"],
+                         "bd_psnr": r["bd_quality"]} for r in bd_table(cps, anchor)}
+    cms = {k: v for k, v in curves(points, "ms_ssim", dataset).items() if len(v[0]) >= 2}
+    if anchor in cms:
+        for r in bd_table(cms, anchor):
+            if r["codec"] in rows:
+                rows[r["codec"]]["bd_rate_msssim"] = r["bd_rate_pct"]
+    return list(rows.values())

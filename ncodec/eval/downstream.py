@@ -3,15 +3,15 @@ file bytes), classify the decoded data with our shipped classifier, and record t
 its drop from clean, and a deep-feature distance between originals and decoded data."""
 from __future__ import annotations
 
-import math
-import time
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import torch
 
 from ..item import Item
-from .metrics import psnr, rate_denominator, snr
+from .metrics import DISTORTIONS, rate_units
+from .roundtrip import Trip, code, trip_row
 from .sweep import codec_levels, map_jobs
 from .tasks import Task, get_task, load_classifier
 
@@ -25,48 +25,42 @@ def subset(n: int, limit: int | None, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).permutation(n)[:limit])
 
 
-def code_chunk(items: Sequence[Item], codec: str, quality: int) -> dict:
-    """Compress a list of items as one archive and decode it; on failure code them one by one,
-    so a single bad item costs only itself (its slot in ``decoded`` is None)."""
-    from .. import api, container
-    t0 = time.perf_counter()
+@dataclass
+class Chunk:
+    """A chunk of test items after coding: the files made, the decoded arrays (None where an
+    item failed) and the failures."""
+
+    trips: list[Trip]
+    decoded: list[np.ndarray | None]
+    errors: list[str]
+
+
+def code_chunk(items: Sequence[Item], codec: str, quality: int) -> Chunk:
+    """Round trip of a list of items as one archive; on failure code them one by one, so a
+    single bad item costs only itself (its slot in ``decoded`` is None)."""
     try:
-        res = api.compress_items(list(items), codec=codec, quality=quality, archive=True)
-        t1 = time.perf_counter()
-        dec = api.decompress_bytes(res.data)
-        t2 = time.perf_counter()
-        return {"bits": 8 * len(res.data), "payload_bits": 8 * container.unpack(res.data).payload_bytes,
-                "decoded": [d.data for d in dec], "enc_s": t1 - t0, "dec_s": t2 - t1, "errors": [],
-                "quality": res.quality}
+        trip = code(list(items), codec, quality, archive=True)
+        return Chunk([trip], [d.data for d in trip.decoded], [])
     except Exception:  # noqa: BLE001 - fall back to one archive per item to isolate the failure
         pass
-    out = {"bits": 0, "payload_bits": 0, "decoded": [], "enc_s": 0.0, "dec_s": 0.0, "errors": [],
-           "quality": quality}
+    out = Chunk([], [], [])
     for k, it in enumerate(items):
-        if k == 3 and len(out["errors"]) == 3 and len({e.split(": ", 1)[1] for e in out["errors"]}) == 1:
-            msg = out["errors"][0].split(": ", 1)[1]          # the codec fails the same way on everything
-            out["decoded"] += [None] * (len(items) - 3)
-            out["errors"] += [f"{x.name}: {msg}" for x in items[3:]]
+        if k == 3 and len(out.errors) == 3 and len({e.split(": ", 1)[1] for e in out.errors}) == 1:
+            msg = out.errors[0].split(": ", 1)[1]          # the codec fails the same way on everything
+            out.decoded += [None] * (len(items) - 3)
+            out.errors += [f"{x.name}: {msg}" for x in items[3:]]
             break
         try:
-            t0 = time.perf_counter()
-            res = api.compress_items([it], codec=codec, quality=quality, archive=True)
-            t1 = time.perf_counter()
-            d = api.decompress_bytes(res.data)[0]
-            t2 = time.perf_counter()
-            out["bits"] += 8 * len(res.data)
-            out["payload_bits"] += 8 * container.unpack(res.data).payload_bytes
-            out["enc_s"] += t1 - t0
-            out["dec_s"] += t2 - t1
-            out["decoded"].append(d.data)
-            out["quality"] = res.quality
+            trip = code([it], codec, quality, archive=True)
+            out.trips.append(trip)
+            out.decoded.append(trip.decoded[0].data)
         except Exception as exc:  # noqa: BLE001
-            out["decoded"].append(None)
-            out["errors"].append(f"{it.name}: {type(exc).__name__}: {exc}")
+            out.decoded.append(None)
+            out.errors.append(f"{it.name}: {type(exc).__name__}: {exc}")
     return out
 
 
-def _chunk_job(args: tuple) -> dict:
+def _chunk_job(args: tuple) -> Chunk:
     items, codec, q = args
     return code_chunk(items, codec, q)
 
@@ -99,8 +93,7 @@ def run_task_eval(task_name: str, codecs: Sequence[str], levels: dict[str, list[
     orig = [it.data for it in items]
     clean_pred, _ = classify(model, task, orig)
     clean_acc = float(np.mean(clean_pred == labels))
-    units = sum(rate_denominator(it)[0] for it in items)
-    unit = rate_denominator(items[0])[1]
+    units, unit = rate_units(items)
     raw_bits = 8 * sum(it.data.nbytes for it in items)
     base = {"kind": "task", "dataset": task.name, "item": "*", "n": len(items),
             "subset": "all" if len(items) == len(all_items) else f"{len(items)} of {len(all_items)} (seed 0)",
@@ -119,53 +112,30 @@ def run_task_eval(task_name: str, codecs: Sequence[str], levels: dict[str, list[
     k = len(chunks)
     for n_level, (c, q) in enumerate(plan):
         parts = results[n_level * k:(n_level + 1) * k]
-        decoded = [d for p in parts for d in p["decoded"]]
-        errs = [e for p in parts for e in p["errors"]]
-        ok = [i for i, d in enumerate(decoded) if d is not None and d.shape == orig[i].shape]
-        row = dict(base, codec=c, quality=int(parts[0]["quality"]), errors=len(decoded) - len(ok),
-                   model_id=_model_hex(c, int(parts[0]["quality"])), codec_version=_version(c),
-                   error=(errs[0] if errs else None))
-        if ok:
-            dec_ok = [decoded[i] for i in ok]
-            ref_ok = [orig[i] for i in ok]
-            pred, dist = classify(model, task, dec_ok, ref_ok)
-            bits = sum(p["bits"] for p in parts)
-            ps = [psnr(a, b) for a, b in zip(ref_ok, dec_ok)]
-            row.update(bits=bits, payload_bits=sum(p["payload_bits"] for p in parts), rate=bits / units,
-                       accuracy=float(np.mean(pred == labels[ok])),
-                       acc_drop_pts=100.0 * (clean_acc - float(np.mean(pred == labels[ok]))),
-                       feat_dist=float(np.mean(dist)),
-                       psnr=float(np.mean([p for p in ps if math.isfinite(p)])) if any(map(math.isfinite, ps)) else None,
-                       exact=sum(not math.isfinite(p) for p in ps),
-                       snr=_mean_finite(snr(a, b) for a, b in zip(ref_ok, dec_ok)) if task.media == "audio" else None,
-                       enc_s=sum(p["enc_s"] for p in parts), dec_s=sum(p["dec_s"] for p in parts))
-            if len(ok) < len(items):   # rate of a partial set would mislead
-                row["rate"] = None
-        rows.append(row)
+        rows.append(_level_row(dict(base, codec=c, quality=q), parts, orig, labels, model, task))
     return rows
 
 
-def _mean_finite(vals) -> float | None:
-    v = [x for x in vals if math.isfinite(x)]
-    return float(np.mean(v)) if v else None
-
-
-def _model_hex(codec: str, quality: int) -> str | None:
-    """Identity of a learned codec's weights (so stale results can be spotted); None if classical."""
-    try:
-        from ..codecs import get_codec
-        m = get_codec(codec).model_id(quality)
-        return m.hex() if m else None
-    except Exception:  # noqa: BLE001
-        return None
-
-
-def _version(codec: str) -> int | None:
-    try:
-        from ..codecs import get_codec
-        return int(get_codec(codec).version)
-    except Exception:  # noqa: BLE001
-        return None
+def _level_row(row: dict, parts: Sequence[Chunk], orig: Sequence[np.ndarray], labels: np.ndarray, model,
+               task: Task) -> dict:
+    """The task row of one codec level: rate and distortion of its files, accuracy on what decoded."""
+    trips = [t for p in parts for t in p.trips]
+    decoded = [d for p in parts for d in p.decoded]
+    errs = [e for p in parts for e in p.errors]
+    ok = [i for i, d in enumerate(decoded) if d is not None and d.shape == orig[i].shape]
+    row.update(errors=len(decoded) - len(ok), error=(errs[0] if errs else None))
+    if not ok:
+        return row
+    coded = trip_row(trips)
+    pred, dist = classify(model, task, [decoded[i] for i in ok], [orig[i] for i in ok])
+    acc = float(np.mean(pred == labels[ok]))
+    row.update({key: coded[key] for key in ("quality", "model_id", "codec_version", "bits", "payload_bits",
+                                            "enc_s", "dec_s", "enc_cpu_s", "dec_cpu_s")})
+    row.update({key: coded[key] for key in DISTORTIONS if key in coded})
+    row.update(rate=coded["bits"] / row["units"] if len(ok) == len(orig) else None,  # a partial set would mislead
+               accuracy=acc, acc_drop_pts=100.0 * (row["clean_accuracy"] - acc), feat_dist=float(np.mean(dist)),
+               exact=coded["exact_items"])
+    return row
 
 
 def lowest_rate_within(rows: Sequence[dict], tol_pts: float = 1.0) -> list[dict]:

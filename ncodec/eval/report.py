@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from .bd import bd_table
+from .bd import bd_rows
 from .downstream import lowest_rate_within
-from .sweep import aggregate, curves
+from .sweep import aggregate
 
 
 def fmt(v, digits: int = 4) -> str:
@@ -27,22 +27,6 @@ def md_table(rows: Sequence[dict], cols: Sequence[tuple[str, str]]) -> str:
     for r in rows:
         lines.append("| " + " | ".join(fmt(r.get(k)) for k, _ in cols) + " |")
     return "\n".join(lines)
-
-
-def bd_rows(points: Sequence[dict], dataset: str, anchor: str) -> list[dict]:
-    """BD-rate vs ``anchor`` on PSNR (and MS-SSIM where measured) for one data set's lossy codecs."""
-    cps = curves(points, "psnr", dataset)
-    cps = {k: v for k, v in cps.items() if len(v[0]) >= 2}
-    if anchor not in cps:
-        return []
-    rows = {r["codec"]: {"codec": r["codec"], "points": r["points"], "bd_rate_psnr": r["bd_rate_pct"],
-                         "bd_psnr": r["bd_quality"]} for r in bd_table(cps, anchor)}
-    cms = {k: v for k, v in curves(points, "ms_ssim", dataset).items() if len(v[0]) >= 2}
-    if anchor in cms:
-        for r in bd_table(cms, anchor):
-            if r["codec"] in rows:
-                rows[r["codec"]]["bd_rate_msssim"] = r["bd_rate_pct"]
-    return list(rows.values())
 
 
 def render(data: dict, out_path: str | Path, anchor: str = "webp", title: str = "ncodec evaluation",
@@ -67,7 +51,8 @@ def render(data: dict, out_path: str | Path, anchor: str = "webp", title: str = 
             cols.append(("ms_ssim", "MS-SSIM"))
         if any(p.get("snr") is not None for p in sub):
             cols.append(("snr", "SNR dB"))
-        cols += [("exact", "exact"), ("enc_ms", "enc ms/item"), ("dec_ms", "dec ms/item"), ("errors", "errors")]
+        cols += [("exact_items", "exact"), ("enc_ms", "enc ms/item"), ("dec_ms", "dec ms/item"),
+                 ("enc_cpu_ms", "enc CPU ms/item"), ("dec_cpu_ms", "dec CPU ms/item"), ("errors", "errors")]
         lines += [md_table(sub, cols), ""]
         bdr = bd_rows(sub, ds, anchor)
         if bdr:

@@ -1,5 +1,5 @@
-"""Rate–distortion sweeps: every quality level of each codec over a data set, through the real
-file format (``compress_items`` -> bytes -> ``decompress_bytes``), one row per item × codec × level.
+"""Rate–distortion sweeps: every quality level of each codec over a data set, each point one
+``roundtrip`` through the real file format, one row per item (or batch archive) × codec × level.
 
 Rows merge across runs (keyed by kind, dataset, item, codec, quality) in a JSON file with a CSV
 copy beside it. A codec failure on one item becomes a row with ``error`` set, never a crash.
@@ -18,7 +18,8 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..item import Item
-from .metrics import distortion, rate_denominator
+from .metrics import rate_units
+from .roundtrip import combine, roundtrip
 
 ROW_KEY = ("kind", "dataset", "item", "codec", "quality")
 DATASETS = ("kodak", "bsds500-test", "mnist", "fashion-mnist", "fsdd")
@@ -58,45 +59,35 @@ def codec_levels(codec: str, levels: Sequence[int] | None = None, n: int = 6) ->
     if c.qualities is None or c.lossless:      # a lossless codec's knob is effort, not distortion
         return [c.resolve_quality(None)]
     if c.sweep_qualities is not None:
-        return [int(q) for q in c.sweep_qualities]
+        return [int(q) for q in c.sweep_levels()]
     lo, hi = c.qualities
     if hi - lo + 1 <= n:
         return list(range(lo, hi + 1))
     return sorted({int(round(v)) for v in np.linspace(lo, hi, n + 2)[1:-1]})
 
 
-# ------------------------------------------------------------------ one item
+# ------------------------------------------------------------------ one row
 
-def code_item(item: Item, codec: str, quality: int, dataset: str = "", index: int = 0) -> dict:
-    """Encode + decode one item through the file format and measure it; errors become a row."""
-    from .. import api, container
-    from ..codecs import get_codec
-    units, unit = rate_denominator(item)
-    row = {"kind": "rd", "dataset": dataset, "item": item.name or f"item{index}", "index": index,
-           "codec": codec, "quality": int(quality), "media": item.meta.media, "units": int(units),
-           "rate_unit": unit, "error": None}
+def code_item(items: Item | Sequence[Item], codec: str, quality: int, dataset: str = "", index: int = 0,
+              keep_names: bool = True) -> dict:
+    """One sweep row: ``roundtrip`` of one item (a single-record file) or of a list of items (a
+    batch: one archive), labelled for the results file; a failure becomes a row with ``error`` set."""
+    batch = not isinstance(items, Item)
+    its = list(items) if batch else [items]
+    units, unit = rate_units(its)
+    name = f"batch{index}" if batch else (items.name or f"item{index}")
+    row = {"kind": "rd", "dataset": dataset, "item": name, "index": index, "codec": codec, "quality": int(quality),
+           "media": its[0].meta.media, "n": len(its), "units": int(units), "rate_unit": unit, "error": None}
     try:
-        t0 = time.perf_counter()
-        res = api.compress_items([item], codec=codec, quality=quality, archive=False)
-        t1 = time.perf_counter()
-        dec = api.decompress_bytes(res.data)[0]
-        t2 = time.perf_counter()
-        bits = 8 * len(res.data)
-        payload = container.unpack(res.data).payload_bytes
-        model = get_codec(codec).model_id(res.quality)
-        row.update(quality=int(res.quality), model_id=model.hex() if model else None,
-                   codec_version=get_codec(codec).version, bits=bits, payload_bits=8 * payload,
-                   rate=bits / max(units, 1), enc_s=t1 - t0, dec_s=t2 - t1,
-                   ideal_bits=res.ideal_bits)
-        row.update(distortion(item, dec))
+        row.update(roundtrip(its, codec, quality, archive=batch, keep_names=keep_names))
     except Exception as exc:  # noqa: BLE001 - one bad item must not stop a sweep
         row["error"] = f"{type(exc).__name__}: {exc}"
     return row
 
 
 def _job(args: tuple) -> list[dict]:
-    item, codec, levels, dataset, index = args
-    return [code_item(item, codec, q, dataset, index) for q in levels]
+    items, codec, levels, dataset, index, keep_names = args
+    return [code_item(items, codec, q, dataset, index, keep_names) for q in levels]
 
 
 def _init_worker() -> None:
@@ -133,24 +124,26 @@ def map_jobs(fn, jobs: list, workers: int | None, desc: str, progress: bool) -> 
 
 
 def run_sweep(items: Sequence[Item], codecs: Sequence[str], levels: dict[str, list[int]] | None = None,
-              dataset: str = "", workers: int | None = None, progress: bool = True) -> list[dict]:
+              dataset: str = "", workers: int | None = None, progress: bool = True, batch: int | None = None,
+              keep_names: bool = True) -> list[dict]:
     """Rows for every item × codec × level; ``levels`` maps codec -> levels (default: codec_levels).
 
-    ``workers`` > 1 runs (item, codec) jobs in a spawn process pool; codecs must then be
-    importable by name (codecs registered only inside a test need ``workers=1``).
+    ``batch`` codes items in archives of that many (e.g. 10k MNIST digits as one file): one row per
+    batch instead of per item. ``workers`` > 1 runs (item or batch, codec) jobs in a spawn process
+    pool; codecs must then be importable by name (codecs registered only inside a test need
+    ``workers=1``).
     """
     levels = levels or {}
+    parts = list(items) if not batch else [list(items[i:i + batch]) for i in range(0, len(items), batch)]
     plan: dict[str, list[int]] = {}
     rows: list[dict] = []
     for c in codecs:
         try:
             plan[c] = codec_levels(c, levels.get(c) or levels.get("*"))
-        except Exception as exc:  # noqa: BLE001 - unknown codec: one error row per item
-            for i, it in enumerate(items):
-                rows.append({"kind": "rd", "dataset": dataset, "item": it.name or f"item{i}", "index": i,
-                             "codec": c, "quality": -1, "media": it.meta.media,
-                             "error": f"{type(exc).__name__}: {exc}"})
-    jobs = [(it, c, plan[c], dataset, i) for c in plan for i, it in enumerate(items)]
+        except Exception as exc:  # noqa: BLE001 - unknown codec: one error row per item or batch
+            rows += [dict(code_item(p, c, -1, dataset, i, keep_names), error=f"{type(exc).__name__}: {exc}")
+                     for i, p in enumerate(parts)]
+    jobs = [(p, c, plan[c], dataset, i, keep_names) for c in plan for i, p in enumerate(parts)]
     for job_rows in map_jobs(_job, jobs, workers, f"rd {dataset}", progress):
         rows.extend(job_rows)
     rows.sort(key=lambda r: (r["codec"], r["quality"], r["index"]))
@@ -241,35 +234,34 @@ def write_csv(path: str | Path, rows: Sequence[dict]) -> Path:
 
 # ------------------------------------------------------------------ summaries
 
-def _mean(vals: Iterable) -> float | None:
-    v = [float(x) for x in vals if x is not None and math.isfinite(float(x))]
-    return sum(v) / len(v) if v else None
-
-
 def aggregate(rows: Sequence[dict]) -> list[dict]:
-    """One point per (dataset, codec, quality) of the rd rows: rate = total bits / total units,
-    mean PSNR / MS-SSIM / SNR / times over the items that coded, and the error count."""
+    """One point per (dataset, codec, quality) of the rd rows (``roundtrip.combine`` of the rows
+    that coded): rate = total bits / total units, distortion means over items, total and
+    per-item times, and the error count."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         if r.get("kind", "rd") == "rd":
             groups.setdefault((r.get("dataset", ""), r["codec"], r["quality"]), []).append(r)
     out = []
-    for (ds, codec, q), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
+    for (ds, codec, q), rs in sorted(groups.items(), key=lambda kv: kv[0]):
         ok = [r for r in rs if not r.get("error")]
-        units = sum(r.get("units", 0) for r in ok)
-        bits = sum(r.get("bits", 0) for r in ok)
-        pt = {"dataset": ds, "codec": codec, "quality": q, "items": len(ok), "errors": len(rs) - len(ok),
-              "rate_unit": (ok or rs)[0].get("rate_unit", ""), "bits": bits,
-              "rate": bits / units if units else None,
-              "payload_rate": sum(r.get("payload_bits", 0) for r in ok) / units if units else None,
-              "psnr": _mean(r.get("psnr") for r in ok), "ms_ssim": _mean(r.get("ms_ssim") for r in ok),
-              "snr": _mean(r.get("snr") for r in ok), "exact": sum(bool(r.get("exact")) for r in ok),
-              "enc_ms": _mean(1000 * r["enc_s"] for r in ok if "enc_s" in r),
-              "dec_ms": _mean(1000 * r["dec_s"] for r in ok if "dec_s" in r)}
+        pt = {"dataset": ds, "codec": codec, "quality": q, "items": len(ok), "errors": len(rs) - len(ok)}
+        pt.update(combine(ok))
+        pt["rate_unit"] = (ok or rs)[0].get("rate_unit", "")
+        for side in ("enc", "dec"):
+            pt[f"{side}_ms"] = _per_item_ms(ok, f"{side}_s")
+            pt[f"{side}_cpu_ms"] = _per_item_ms(ok, f"{side}_cpu_s")
         if rs and not ok:
             pt["error"] = rs[0].get("error")
         out.append(pt)
     return out
+
+
+def _per_item_ms(rows: Sequence[dict], key: str) -> float | None:
+    """Mean milliseconds per item over the rows that recorded ``key``."""
+    timed = [r for r in rows if r.get(key) is not None]
+    n = sum(int(r.get("n") or 1) for r in timed)
+    return 1000 * sum(r[key] for r in timed) / n if n else None
 
 
 def curves(points: Sequence[dict], metric: str = "psnr", dataset: str | None = None,

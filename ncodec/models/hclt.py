@@ -156,7 +156,7 @@ class HCLT(torch.nn.Module):
         le, lt, lp = params if params is not None else (self.log_emit, self.log_trans, self.log_prior)
         x = x.long()
         b = x.shape[0]
-        order, sizes = self._bfs, self._sizes
+        order, sizes = self._bfs.to(x.device), self._sizes
         # one gather / one exp for all nodes in BFS order, then split by level: keeps backward cheap
         lm_all = le[order[None, :], x[:, order]]      # (B, D, K) log P(x_i | z_i)
         if mask is not None:
@@ -174,8 +174,8 @@ class HCLT(torch.nn.Module):
             p = torch.exp(lm - mx)                    # (B, n, K_child)
             u = torch.bmm(p.transpose(0, 1), trs[depth].transpose(1, 2)).transpose(0, 1)   # (B, n, K_parent)
             lu = torch.log(u) + mx
-            acc = torch.zeros(b, sizes[depth - 1], self.num_latents, dtype=lu.dtype).index_add(
-                1, self._parent_pos[depth], lu)
+            acc = torch.zeros(b, sizes[depth - 1], self.num_latents, dtype=lu.dtype, device=lu.device).index_add(
+                1, self._parent_pos[depth].to(lu.device), lu)
         raise AssertionError("unreachable")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

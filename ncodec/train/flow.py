@@ -1,13 +1,11 @@
 """Trainer ``flow``: the integer discrete flow on MNIST, Fashion-MNIST or BSDS500 photo crops.
 
-Uses the shared resumable loop; ``--cpu-budget`` stops (and checkpoints) after that many CPU
-seconds of this process, and ``--export`` writes ncodec/weights/<name>.pt + its manifest with
-the measured test bits/dim.
+Uses the shared resumable loop (budgets, LR schedule, checkpoints, device); ``--export`` writes
+<name>.pt + its manifest with the measured test bits/dim into ``--export-dir`` (default
+ncodec/weights) once the run is finished.
 """
 from __future__ import annotations
 
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +13,8 @@ import torch
 
 from ..models.flow import FlowConfig, IntFlow
 from .. import data as D
-from .loop import add_common_args, config_from_args, gradient_step, run_training
+from .export import add_export_args, command_line, export_dir, to_cpu, write_entry
+from .loop import Loop, Summary, add_common_args, config_from_args, gradient_step
 from .registry import register_trainer
 
 DEFAULTS = {
@@ -25,6 +24,8 @@ DEFAULTS = {
                     color_split=True),
 }
 EXPORT_NAME = {"mnist": "flow_mnist", "fashion-mnist": "flow_fashion", "bsds500": "flow_photo"}
+# LR: 200 warmup steps, then cosine from --lr down to 10% of it over the run's progress
+LOOP_DEFAULTS = dict(steps=20000, lr=2e-3, warmup=200, schedule="cosine", lr_floor=0.1, threads=1)
 
 
 def load_photo_pool(max_side: int = 0) -> np.ndarray:
@@ -51,30 +52,34 @@ def photo_test_tiles(n_images: int = 8, size: int = 32, per_image: int = 16, see
 
 
 class Sampler:
-    """Random training batches as float tensors (B, C, S, S) of integer values."""
+    """Random training batches as float tensors (B, C, S, S) of integer values, built on ``device``.
 
-    def __init__(self, data: str, size: int, rng: np.random.Generator) -> None:
-        self.data, self.size, self.rng = data, size, rng
+    Positions and flips come from the NumPy generator ``rng`` (so the batches are the same on every
+    device); the pixels stay on the device (the whole train array, or the photos as uint8 tensors).
+    """
+
+    def __init__(self, data: str, size: int, rng: np.random.Generator, device: torch.device | str = "cpu") -> None:
+        self.data, self.size, self.rng, self.device = data, size, rng, torch.device(device)
         if data == "bsds500":
-            self.pool = load_photo_pool()
+            self.pool = [torch.from_numpy(a).to(self.device) for a in load_photo_pool()]
         else:
-            self.x, _ = D.arrays(data, "train")
+            self.x = torch.from_numpy(np.array(D.arrays(data, "train")[0])).to(self.device)
 
     def batch(self, n: int) -> torch.Tensor:
         if self.data != "bsds500":
-            idx = self.rng.integers(0, len(self.x), n)
-            return torch.from_numpy(self.x[idx][:, None].astype(np.float32))
+            idx = torch.from_numpy(self.rng.integers(0, len(self.x), n)).to(self.device)
+            return self.x[idx][:, None].float()
         s = self.size
-        out = np.empty((n, 3, s, s), dtype=np.float32)
-        for i in range(n):
+        out = []
+        for _ in range(n):
             a = self.pool[self.rng.integers(len(self.pool))]
             y = self.rng.integers(0, a.shape[0] - s + 1)
             x = self.rng.integers(0, a.shape[1] - s + 1)
             t = a[y:y + s, x:x + s]
             if self.rng.random() < 0.5:
-                t = t[:, ::-1]
-            out[i] = t.transpose(2, 0, 1)
-        return torch.from_numpy(out)
+                t = t.flip(1)
+            out.append(t.permute(2, 0, 1))
+        return torch.stack(out).float()
 
 
 def test_set(data: str, n: int) -> torch.Tensor:
@@ -99,17 +104,16 @@ def evaluate_bpd(model: IntFlow, x: torch.Tensor, batch: int = 250) -> float:
 
 def add_args(p) -> None:
     """Options of ``ncodec train flow``."""
-    add_common_args(p)
+    add_common_args(p, **LOOP_DEFAULTS)
+    add_export_args(p)
     p.add_argument("--data", choices=sorted(DEFAULTS), default="mnist")
     p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--hidden", type=int, default=None)
     p.add_argument("--depth", type=int, default=None)
     p.add_argument("--mix", type=int, default=None)
     p.add_argument("--couplings", type=int, default=None)
-    p.add_argument("--cpu-budget", type=float, default=0.0, help="stop after this many CPU seconds")
     p.add_argument("--eval-n", type=int, default=2000, help="test images for the reported bits/dim")
-    p.add_argument("--export", action="store_true", help="write the shipped weights + manifest")
+    p.add_argument("--export", action="store_true", help="write the weights + manifest when the run is finished")
 
 
 def run(args) -> int:
@@ -120,73 +124,53 @@ def run(args) -> int:
         if val is not None:
             cfg_kw[key] = val
     mcfg = FlowConfig(**cfg_kw)
-    tcfg = config_from_args(args, default_steps=20000, default_dir=f"runs/flow_{args.data}")
-    torch.set_num_threads(args.threads or 1)
-    torch.manual_seed(args.seed)
-    model = IntFlow(mcfg)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    sampler = Sampler(args.data, mcfg.size, np.random.default_rng(args.seed))
+    tcfg = config_from_args(args, ckpt_dir=f"runs/flow_{args.data}")
+    loop = Loop(tcfg, desc=f"flow {args.data}")
+    model = IntFlow(mcfg).to(loop.device)
+    opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr)
+    sampler = Sampler(args.data, mcfg.size, np.random.default_rng(tcfg.seed), loop.device)
     numel = mcfg.channels * mcfg.size ** 2
-    cpu0 = time.process_time()
-    wall0 = time.time()
-    spent_before = [0.0]
 
     def step_fn(step: int) -> dict:
-        cpu = spent_before[0] + time.process_time() - cpu0
-        frac = step / max(tcfg.steps, 1)
-        if args.cpu_budget:
-            frac = max(frac, cpu / args.cpu_budget)
-        if tcfg.time_budget_s:
-            frac = max(frac, (time.time() - wall0) / tcfg.time_budget_s)
-        lr = args.lr * min(1.0, (step + 1) / 200) * (0.55 + 0.45 * np.cos(np.pi * min(frac, 1.0)))
-        for g in opt.param_groups:
-            g["lr"] = lr
         x = sampler.batch(args.batch)
 
         def loss_fn():
-            bits, parts = model(x)
+            bits, _ = model(x)
             return bits.mean() / numel, {}
         m = gradient_step(model, opt, loss_fn, clip=5.0)
-        cpu = spent_before[0] + time.process_time() - cpu0
         m["bpd"] = m.pop("loss")
-        m["cpu_s"] = cpu
-        if args.cpu_budget and cpu > args.cpu_budget:
-            tcfg.steps = step + 1          # the loop re-reads steps: stop after this one
         return m
 
     def state_fn() -> dict:
-        return {"model": model.state_dict(), "opt": opt.state_dict(), "config": mcfg.to_dict(),
-                "cpu_s": spent_before[0] + time.process_time() - cpu0}
+        return {"config": mcfg.to_dict(), "rng": sampler.rng.bit_generator.state}
 
     def load_state_fn(s: dict) -> None:
-        model.load_state_dict(s["model"])
-        opt.load_state_dict(s["opt"])
-        spent_before[0] = float(s.get("cpu_s", 0.0))
+        if "rng" in s:
+            sampler.rng.bit_generator.state = s["rng"]
 
-    summary = run_training(tcfg, step_fn, state_fn, load_state_fn, desc=f"flow {args.data}")
-    cpu_total = spent_before[0] + time.process_time() - cpu0
+    summary = loop.run(step_fn, state={"model": model, "opt": opt}, optimizers=[opt],
+                       state_fn=state_fn, load_state_fn=load_state_fn)
+    model = to_cpu(model)
     xt = test_set(args.data, args.eval_n)
     bpd = evaluate_bpd(model, xt)
-    print(f"flow {args.data}: steps {summary['steps_done']}, cpu {cpu_total:.0f} s, "
-          f"test model bpd {bpd:.4f} on {len(xt)} images", flush=True)
-    if args.export:
-        export(model, args, summary["steps_done"], cpu_total, bpd, len(xt))
+    print(f"flow {args.data}: test model bpd {bpd:.4f} on {len(xt)} images", flush=True)
+    if args.export and summary.finished:
+        export(model, args, summary, bpd, len(xt))
     return 0
 
 
 run.add_args = add_args
-register_trainer("flow", help="integer discrete flow (lossless) on mnist / fashion-mnist / bsds500")(run)
+register_trainer("flow")(run)
 
 
-def export(model: IntFlow, args, steps: int, cpu_s: float, bpd: float, n_eval: int) -> Path:
-    """Save float32 weights + config into ncodec/weights and write the manifest entry."""
-    from ..weights import WEIGHTS_DIR, write_manifest
+def export(model: IntFlow, args, summary: Summary, bpd: float, n_eval: int) -> Path:
+    """Save float32 weights + config (from the CPU model) and write the manifest entry."""
     name = EXPORT_NAME[args.data]
-    path = WEIGHTS_DIR / f"{name}.pt"
+    path = export_dir(args) / f"{name}.pt"
     torch.save({"config": model.cfg.to_dict(),
                 "state": {k: v.detach().float().clone() for k, v in model.state_dict().items()}}, path)
-    cmd = "ncodec train flow " + " ".join(sys.argv[sys.argv.index("flow") + 1:]) if "flow" in sys.argv else ""
-    write_manifest(name, path, dataset=args.data, command=cmd, steps=steps, cpu_seconds=round(cpu_s),
-                   batch=args.batch, device="cpu, 1 thread",
-                   figures={"test_model_bpd": round(bpd, 4), "test_images": n_eval})
+    write_entry(name, path, dataset=args.data, command=command_line(args, "flow"), steps=summary.step,
+                cpu_seconds=round(summary.cpu_s), batch=args.batch,
+                device=f"{summary.device}, {torch.get_num_threads()} thread(s)",
+                figures={"test_model_bpd": round(bpd, 4), "test_images": n_eval})
     return path

@@ -1,4 +1,8 @@
-"""Trainers register here (name -> add_args, run) so ``ncodec train NAME`` finds them."""
+"""Trainers register here (name -> add_args, run) so ``ncodec train NAME`` finds them.
+
+The built-in trainers are listed by name and help without importing them (so ``ncodec --help``
+and ``ncodec train --help`` stay cheap: no torch); a trainer's module is imported when it is used.
+"""
 from __future__ import annotations
 
 import importlib
@@ -7,7 +11,15 @@ from dataclasses import dataclass
 from typing import Callable
 
 _TRAINERS: dict[str, "Trainer"] = {}
-_CORE = {"loop", "registry", "data"}
+_CORE = {"loop", "registry", "data", "export"}
+
+# name -> (module, one-line help)
+BUILTIN: dict[str, tuple[str, str]] = {
+    "classifier": ("ncodec.train.classifiers", "downstream classifier for machine-perceptual metrics"),
+    "flow": ("ncodec.train.flow", "integer discrete flow (lossless) on mnist / fashion-mnist / bsds500"),
+    "hclt": ("ncodec.train.hclt", "HCLT probabilistic circuit (lossless MNIST / Fashion-MNIST), mini-batch EM"),
+    "wavelet": ("ncodec.train.wavelet", "wavelet-packet autoencoder (images: bsds500, audio: fsdd)"),
+}
 
 
 @dataclass
@@ -23,9 +35,17 @@ class Trainer:
 def register_trainer(name: str, help: str = ""):
     """Decorator for a ``run(args)`` function; the function's ``add_args`` attribute adds options."""
     def deco(run):
-        _TRAINERS[name] = Trainer(name, help, getattr(run, "add_args", lambda p: None), run)
+        text = help or BUILTIN.get(name, ("", ""))[1]
+        _TRAINERS[name] = Trainer(name, text, getattr(run, "add_args", lambda p: None), run)
         return run
     return deco
+
+
+def trainer_help() -> dict[str, str]:
+    """Name -> one-line help of every known trainer, without importing the built-in ones."""
+    out = {name: text for name, (_, text) in BUILTIN.items()}
+    out.update({name: t.help for name, t in _TRAINERS.items()})
+    return dict(sorted(out.items()))
 
 
 def trainers() -> dict[str, Trainer]:
@@ -38,9 +58,11 @@ def trainers() -> dict[str, Trainer]:
 
 
 def get_trainer(name: str) -> Trainer:
-    """The trainer registered as ``name``."""
-    t = trainers()
+    """The trainer registered as ``name`` (importing only its module when it is a built-in one)."""
+    if name in BUILTIN and name not in _TRAINERS:
+        importlib.import_module(BUILTIN[name][0])
+    t = _TRAINERS if name in _TRAINERS else trainers()
     if name not in t:
         from ..errors import InputError
-        raise InputError(f"no trainer named {name!r} (have: {', '.join(t) or 'none'})")
+        raise InputError(f"no trainer named {name!r} (have: {', '.join(trainer_help()) or 'none'})")
     return t[name]

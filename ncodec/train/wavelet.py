@@ -2,13 +2,12 @@
 
 ``ncodec train wavelet --media image --data bsds500`` (BSDS500 train+val crops) or
 ``--media audio --data fsdd`` (FSDD train split). Each step draws a quality level per sample,
-so one model learns every rung of the lambda ladder; ``--export`` writes shipped weights.
+so one model learns every rung of the lambda ladder. The shared loop owns budgets, the LR
+schedule (200 warmup steps, cosine to 5% of --lr over the run's progress), checkpoints and the
+device; ``--export`` writes the weights (computed on CPU) once the run is finished.
 """
 from __future__ import annotations
 
-import math
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -17,11 +16,14 @@ import torch
 
 from ..models.wavelet import WaveletAE, WaveletConfig, build
 from .. import data as D
-from .loop import add_common_args, config_from_args, gradient_step, run_training
+from .export import add_export_args, command_line, export_dir, to_cpu, write_entry
+from .loop import Loop, add_common_args, config_from_args, gradient_step
 from .registry import register_trainer
 
 IMAGE_LAMBDAS = [0.0009, 0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.05, 0.1]
 AUDIO_LAMBDAS = [0.5, 1.5, 4.0, 12.0, 35.0, 100.0, 300.0, 1000.0]
+LOOP_DEFAULTS = dict(steps=20000, lr=3e-4, warmup=200, schedule="cosine", lr_floor=0.05)
+AUX_LR = 1e-3      # the entropy bottleneck's tail quantiles: own optimizer, constant LR (not scheduled)
 
 
 def default_config(media: str) -> WaveletConfig:
@@ -54,17 +56,25 @@ def load_audio(split: str = "train") -> np.ndarray:
 
 
 class Sampler:
-    """Random crops (images, with flips) or windows (audio) as float tensors."""
+    """Random crops (images, with flips) or windows (audio) as float tensors on ``device``.
 
-    def __init__(self, media: str, data, crop: int, rng: np.random.Generator) -> None:
-        self.media, self.data, self.crop, self.rng = media, data, crop, rng
+    Positions and flips come from the NumPy generator ``rng`` (the same batches on every device);
+    the pixels / samples themselves are kept on the device.
+    """
+
+    def __init__(self, media: str, data, crop: int, rng: np.random.Generator,
+                 device: torch.device | str = "cpu") -> None:
+        self.media, self.crop, self.rng, self.device = media, crop, rng, torch.device(device)
+        if media == "audio":
+            self.data = torch.from_numpy(np.asarray(data, dtype=np.float32)).to(self.device)
+        else:
+            self.data = [torch.from_numpy(np.ascontiguousarray(a)).to(self.device) for a in data]
 
     def batch(self, n: int) -> torch.Tensor:
         r, c = self.rng, self.crop
         if self.media == "audio":
             starts = r.integers(0, len(self.data) - c, n)
-            x = np.stack([self.data[s:s + c] for s in starts])[:, None, :]
-            return torch.from_numpy(x.copy())
+            return torch.stack([self.data[s:s + c] for s in starts])[:, None, :]
         out = []
         for _ in range(n):
             img = self.data[r.integers(len(self.data))]
@@ -72,12 +82,12 @@ class Sampler:
             i, j = r.integers(0, h - c + 1), r.integers(0, w - c + 1)
             a = img[i:i + c, j:j + c]
             if r.random() < 0.5:
-                a = a[:, ::-1]
+                a = a.flip(1)
             if r.random() < 0.5:
-                a = a.transpose(1, 0, 2)
+                a = a.permute(1, 0, 2)
             out.append(a)
-        x = np.stack(out).astype(np.float32) / 255.0
-        return torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
+        x = torch.stack(out).float() / 255.0
+        return x.permute(0, 3, 1, 2).contiguous()
 
 
 def pca_basis(model: WaveletAE, sampler: Sampler, n_batches: int = 40, bs: int = 16) -> tuple[np.ndarray, np.ndarray]:
@@ -88,8 +98,8 @@ def pca_basis(model: WaveletAE, sampler: Sampler, n_batches: int = 40, bs: int =
     with torch.no_grad():
         for _ in range(n_batches):
             w = model.wpt(sampler.batch(bs).double() - model.cfg.offset)
-            flat = w.transpose(0, 1).reshape(c, -1).numpy()
-            cov += flat @ flat.T
+            flat = w.transpose(0, 1).reshape(c, -1)
+            cov += (flat @ flat.T).cpu().numpy()
             count += flat.shape[1]
     cov /= count
     vals, vecs = np.linalg.eigh(cov)
@@ -108,16 +118,16 @@ def rd_loss(model: WaveletAE, x: torch.Tensor, q: torch.Tensor) -> tuple[torch.T
     mse = (out["x_hat"] - x).pow(2).flatten(1).mean(1)
     bits = out["y_bits"].flatten(1).sum(1) + out["z_bits"].flatten(1).sum(1)
     rate = bits / per_item_px
-    lam = torch.tensor(cfg.lambdas, dtype=torch.float32)[q]
+    lam = torch.tensor(cfg.lambdas, dtype=torch.float32, device=x.device)[q]
     loss = (lam * cfg.dist_scale * mse + rate).mean()
     return loss, {"rate": float(rate.mean().detach()), "mse": float(mse.mean().detach())}
 
 
 # ------------------------------------------------------------------ export
-def export(model: WaveletAE, name: str, command: str, extra: dict, n_low: int = 0) -> Path:
-    """Write ncodec/weights/<name>.pt (config + state dict with CDF tables) and its manifest;
+def export(model: WaveletAE, path: Path, command: str, extra: dict, n_low: int = 0) -> Path:
+    """Write ``path`` (<name>.pt: config + state dict with CDF tables) and its manifest, computed on CPU;
     ``n_low`` extrapolated quality levels are added below the trained ladder (see extend_ladder)."""
-    from ..weights import WEIGHTS_DIR, write_manifest
+    model = to_cpu(model)
     eb = model.entropy_bottleneck
     # the tail quantiles only depend on the prior's own parameters: finish fitting them (cheap)
     aux_opt = torch.optim.Adam([eb.quantiles], lr=1e-2)
@@ -129,10 +139,9 @@ def export(model: WaveletAE, name: str, command: str, extra: dict, n_low: int = 
     model.eval()
     eb.update(force=True)
     model = extend_ladder(model, n_low).eval()
-    path = WEIGHTS_DIR / f"{name}.pt"
     sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
     torch.save({"config": model.cfg.to_dict(), "state_dict": sd}, path)
-    write_manifest(name, path, dataset=extra.pop("dataset", ""), command=command, **extra)
+    write_entry(path.stem, path, dataset=extra.pop("dataset", ""), command=command, **extra)
     return path
 
 
@@ -142,136 +151,110 @@ def add_args(p) -> None:
     p.add_argument("--data", default=None, help="bsds500 (image) or fsdd (audio)")
     p.add_argument("--crop", type=int, default=None, help="crop side (image) / window samples (audio)")
     p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--name", default=None, help="weights name to export (default wavelet_<media>)")
-    p.add_argument("--export", action="store_true", help="export shipped weights when done")
-    p.add_argument("--cpu-budget", type=float, default=0.0,
-                   help="stop after this many CPU seconds (the lr schedule follows the larger of the "
-                        "step, CPU-time and --time-budget fractions, so it always anneals)")
+    p.add_argument("--export", action="store_true", help="export the weights when the run is finished")
     p.add_argument("--extra-low-levels", type=int, default=2,
                    help="quality levels added below the trained ladder at export by extrapolating the gains")
     p.add_argument("--export-only", action="store_true",
                    help="export the weights of the checkpoint in --ckpt-dir without training")
     p.add_argument("--closed-form-only", action="store_true", help="export the closed-form start (0 steps)")
-    add_common_args(p)
+    add_common_args(p, **LOOP_DEFAULTS)
+    add_export_args(p)
+
+
+def _check_data(media: str, data_name: str) -> None:
+    if (media, data_name) not in (("image", "bsds500"), ("audio", "fsdd")):
+        from ..errors import InputError
+        raise InputError(f"wavelet trains images on bsds500 and audio on fsdd, not {media} on {data_name}")
+
+
+def _fit_tails(model: WaveletAE, sampler: Sampler, aux_opt: torch.optim.Optimizer, n: int = 300) -> None:
+    """Fit the entropy bottleneck's tail quantiles on real hyper-latents (the closed-form start has none)."""
+    for _ in range(n):
+        with torch.no_grad():
+            z = model.h_a(model.analysis(model.pad(sampler.batch(4))))
+        aux_opt.zero_grad(set_to_none=True)
+        model.entropy_bottleneck(z)
+        aux = model.entropy_bottleneck.loss()
+        aux.backward()
+        aux_opt.step()
 
 
 def run(args) -> int:
     """Train (and optionally export) the image or audio wavelet model."""
     media = args.media
     data_name = args.data or ("bsds500" if media == "image" else "fsdd")
-    if (media, data_name) not in (("image", "bsds500"), ("audio", "fsdd")):
-        from ..errors import InputError
-        raise InputError(f"wavelet trains images on bsds500 and audio on fsdd, not {media} on {data_name}")
+    _check_data(media, data_name)
     name = args.name or f"wavelet_{media}"
-    cfg = config_from_args(args, default_steps=20000, default_dir=f"runs/{name}")
-    wall_budget, cfg.time_budget_s = cfg.time_budget_s, 0.0   # our schedule handles it (see progress)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    cfg = config_from_args(args, ckpt_dir=f"runs/{name}")
+    loop = Loop(cfg, desc=f"wavelet-{media}")
     crop = args.crop or (128 if media == "image" else 4096)
     rng = np.random.default_rng(cfg.seed)
-    torch.manual_seed(cfg.seed)
     t_load = time.time()
     data = load_images() if media == "image" else load_audio("train")
-    sampler = Sampler(media, data, crop, rng)
-    model = build(default_config(media))
-    print(f"[wavelet] {media}: {len(data)} {'images' if media == 'image' else 'samples'} loaded in "
-          f"{time.time() - t_load:.1f}s; {sum(p.numel() for p in model.parameters())} parameters", flush=True)
+    sampler = Sampler(media, data, crop, rng, loop.device)
+    model = build(default_config(media)).to(loop.device)
+    loop.info(f"{media}: {len(data)} {'images' if media == 'image' else 'samples'} loaded in "
+              f"{time.time() - t_load:.1f}s; {sum(p.numel() for p in model.parameters())} parameters")
     if not args.export_only:
         model.init_closed_form(*pca_basis(model, sampler))
     main_params = [p for n, p in model.named_parameters() if not n.endswith(".quantiles")]
     aux_params = [p for n, p in model.named_parameters() if n.endswith(".quantiles")]
-    opt = torch.optim.Adam(main_params, lr=args.lr)
-    aux_opt = torch.optim.Adam(aux_params, lr=1e-3)
+    opt = torch.optim.Adam(main_params, lr=cfg.lr)
+    aux_opt = torch.optim.Adam(aux_params, lr=AUX_LR)
     n_levels = len(model.cfg.lambdas)
-
-    clock = {"cpu": 0.0, "wall": 0.0, "t_cpu": time.process_time(), "t_wall": time.time()}
-
-    def progress(step: int) -> float:
-        now_c, now_w = time.process_time(), time.time()
-        clock["cpu"] += now_c - clock["t_cpu"]
-        clock["wall"] += now_w - clock["t_wall"]
-        clock["t_cpu"], clock["t_wall"] = now_c, now_w
-        fr = [step / max(1, cfg.steps)]
-        if args.cpu_budget:
-            fr.append(clock["cpu"] / args.cpu_budget)
-        if wall_budget:
-            fr.append(clock["wall"] / wall_budget)
-        return max(fr)
-
-    def lr_at(step: int, frac: float) -> float:
-        warm = min(1.0, (step + 1) / 200)
-        return args.lr * warm * (0.5 * (1 + math.cos(math.pi * min(frac, 1.0))) * 0.95 + 0.05)
+    state = {"model": model, "opt": opt, "aux_opt": aux_opt}
 
     def step_fn(step: int) -> dict:
         model.train()
-        frac = progress(step)
-        if frac >= 1.0:
-            cfg.steps = step + 1          # budget spent: make this the last step (checkpointed by the loop)
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, frac)
         x = sampler.batch(args.batch)
-        q = torch.from_numpy(rng.integers(0, n_levels, args.batch))
+        q = torch.from_numpy(rng.integers(0, n_levels, args.batch)).to(loop.device)
         m = gradient_step(model, opt, lambda: rd_loss(model, x, q), clip=1.0)
         aux_opt.zero_grad(set_to_none=True)
         aux = model.entropy_bottleneck.loss()
         aux.backward()
         aux_opt.step()
-        m["aux"] = float(aux)
-        m["cpu_s"] = clock["cpu"]
+        m["aux"] = float(aux.detach())
         return m
 
     def state_fn() -> dict:
-        return {"model": model.state_dict(), "opt": opt.state_dict(), "aux_opt": aux_opt.state_dict(),
-                "rng": rng.bit_generator.state, "clock": {"cpu": clock["cpu"], "wall": clock["wall"]}}
+        return {"rng": rng.bit_generator.state}
 
     def load_state_fn(s: dict) -> None:
-        model.load_state_dict(s["model"])
-        opt.load_state_dict(s["opt"])
-        aux_opt.load_state_dict(s["aux_opt"])
         rng.bit_generator.state = s["rng"]
-        clock.update(s.get("clock", {}))
-        clock["t_cpu"], clock["t_wall"] = time.process_time(), time.time()
 
-    summary = {"steps_done": 0, "seconds": 0.0}
+    ckdir = Path(cfg.ckpt_dir)
+    finished = False
     if args.export_only:
-        ck = torch.load(Path(cfg.ckpt_dir) / "checkpoint.pt", map_location="cpu", weights_only=False)
-        load_state_fn(ck["state"])
-        summary["steps_done"] = ck["step"]
-        args.export = True
-    elif not args.closed_form_only:
-        Path(cfg.ckpt_dir).mkdir(parents=True, exist_ok=True)
-        (Path(cfg.ckpt_dir) / "command.txt").write_text("ncodec train wavelet " + " ".join(shlex.quote(a) for a in sys.argv[3:]) + "\n")
-        summary = run_training(cfg, step_fn, state_fn, load_state_fn, desc=f"wavelet-{media}")
-        print(f"[wavelet] {summary}", flush=True)
-    if args.export or args.closed_form_only:
-        # the entropy bottleneck's tail quantiles need a short fit when we skip training
-        if args.closed_form_only:
-            for _ in range(300):
-                with torch.no_grad():
-                    z = model.h_a(model.analysis(model.pad(sampler.batch(4))))
-                aux_opt.zero_grad(set_to_none=True)
-                model.entropy_bottleneck(z)
-                aux = model.entropy_bottleneck.loss()
-                aux.backward()
-                aux_opt.step()
-        command = "ncodec train wavelet " + " ".join(shlex.quote(a) for a in sys.argv[3:]) \
-            if len(sys.argv) > 2 and sys.argv[1:3] == ["train", "wavelet"] else " ".join(shlex.quote(a) for a in sys.argv)
-        if args.export_only:
-            prev = Path(cfg.ckpt_dir) / "command.txt"
-            command = (prev.read_text().strip() + " ; then: " if prev.exists() else "") + command
-        path = export(model, name, command, {"dataset": f"{data_name} {'train+val' if media == 'image' else 'train'}",
-                                              "steps": summary.get("steps_done", 0),
-                                              "train_wall_s": round(clock["wall"], 1),
-                                              "train_cpu_s": round(clock["cpu"], 1),
-                                              "extrapolated_low_levels": args.extra_low_levels},
+        from ..errors import InputError
+        if not loop.load(state, load_state_fn=load_state_fn):
+            raise InputError(f"--export-only: no checkpoint in {ckdir}")
+        finished = True
+    elif args.closed_form_only:
+        _fit_tails(model, sampler, aux_opt)
+        finished = True
+    else:
+        ckdir.mkdir(parents=True, exist_ok=True)
+        (ckdir / "command.txt").write_text(command_line(args, "wavelet") + "\n")
+        finished = loop.run(step_fn, state=state, optimizers=[opt], state_fn=state_fn,
+                            load_state_fn=load_state_fn).finished
+    if (args.export and finished) or args.export_only or args.closed_form_only:
+        command = command_line(args, "wavelet")
+        prev = ckdir / "command.txt"
+        if args.export_only and prev.exists():
+            command = prev.read_text().strip() + " ; then: " + command
+        b = loop.budget
+        path = export(model, export_dir(args) / f"{name}.pt", command,
+                      {"dataset": f"{data_name} {'train+val' if media == 'image' else 'train'}",
+                       "steps": b.step, "train_wall_s": round(b.wall_s, 1), "train_cpu_s": round(b.cpu_s, 1),
+                       "train_device": str(loop.device), "extrapolated_low_levels": args.extra_low_levels},
                       n_low=args.extra_low_levels)
         print(f"[wavelet] exported {path}", flush=True)
     return 0
 
 
 run.add_args = add_args
-register_trainer("wavelet", help="wavelet-packet autoencoder (images: bsds500, audio: fsdd)")(run)
+register_trainer("wavelet")(run)
 
 
 def extend_ladder(model: WaveletAE, n_low: int) -> WaveletAE:

@@ -93,14 +93,13 @@ plt.tight_layout()
 # payload size (up to the few bytes the rANS state flush costs).
 
 # %%
-from ncodec.codecs.hclt import WEIGHTS, load_weights
-from ncodec.models.hclt_coding import CODE_PREC, encode_tables
+from ncodec.codecs.hclt import CODE_PREC, WEIGHTS, coded_freqs, coding_tables
 
 
 def pixel_bits(x: np.ndarray, quality: int) -> np.ndarray:
     """(N, 28, 28) code length in bits of every pixel under the hclt coding tables."""
-    _, tables = load_weights(WEIGHTS[quality])
-    _, freq, _ = encode_tables(tables, x.reshape(len(x), -1))
+    tables = coding_tables(WEIGHTS[quality])
+    freq, _ = coded_freqs(tables, x.reshape(len(x), -1))
     step_bits = CODE_PREC - np.log2(freq)                       # (N, 2*784), coding order
     per_pixel = np.zeros((len(x), 784))
     per_pixel[:, tables.order] = step_bits[:, 0::2] + step_bits[:, 1::2]
