@@ -9,16 +9,11 @@ import numpy as np
 
 from .api import compress_items, decompress_bytes, default_codec
 from .bench._common import print_table
-from .eval.metrics import rate_units
+from .eval.metrics import psnr, rate_units, snr
 from .errors import NcodecError
 from .io import read_item
 from .item import Item
 from . import data as D
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
 
 
 def _row(label: str, items: list[Item], codec: str | None, quality: int | None, out_dir: Path) -> dict:
@@ -33,10 +28,9 @@ def _row(label: str, items: list[Item], codec: str | None, quality: int | None, 
     if exact:
         check = "bit-exact"
     elif res.items[0].meta.media == "image":
-        check = f"PSNR {np.mean([_psnr(a.data, b.data) for a, b in zip(res.items, decoded)]):.2f} dB"
+        check = f"PSNR {np.mean([psnr(a.data, b.data) for a, b in zip(res.items, decoded)]):.2f} dB"
     elif res.items[0].meta.media == "audio":
-        ref, out = res.items[0].data.astype(np.float64), decoded[0].data.astype(np.float64)
-        check = f"SNR {10 * np.log10(np.sum(ref ** 2) / max(np.sum((ref - out) ** 2), 1e-12)):.2f} dB"
+        check = f"SNR {snr(res.items[0].data, decoded[0].data):.2f} dB"
     else:
         check = "lossy"
     return {"input": label, "codec": f"{res.codec} q{res.quality}", "items": res.n_items,

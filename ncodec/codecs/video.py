@@ -16,7 +16,7 @@ from .._lazy import lazy_import
 from ..errors import UnsupportedInputError
 from ..item import Item, ItemMeta
 from ._packets import pack_packets, unpack_packets
-from .base import Codec, Encoded, register
+from .base import Codec, Encoded, Option, register
 
 av = lazy_import("av")
 
@@ -67,7 +67,11 @@ def _decode(packets: list[bytes], decoder: str, meta: ItemMeta) -> np.ndarray:
     return arr
 
 
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+
+
 class _VideoCodec(Codec):
+    options = (Option("preset", str, "medium", "x264/x265 speed preset (slower: smaller files)", choices=PRESETS),)
     media = "video"
     encoder = ""
     decoder = ""
@@ -81,12 +85,12 @@ class _VideoCodec(Codec):
         if max(d.shape[1:3]) > 16384:
             raise UnsupportedInputError(f"{self.name}: frame side exceeds 16384")
 
-    def encoder_options(self, quality: int) -> dict:
+    def encoder_options(self, quality: int, preset: str) -> dict:
         raise NotImplementedError
 
     def encode(self, item: Item, quality: int, options: Mapping[str, Any]) -> Encoded:
-        return Encoded(pack_packets(_encode(item.data, self.encoder, self.pix_fmt, self.encoder_options(quality),
-                                            item.meta.frame_rate)))
+        settings = self.encoder_options(quality, options["preset"])
+        return Encoded(pack_packets(_encode(item.data, self.encoder, self.pix_fmt, settings, item.meta.frame_rate)))
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         _, packets = unpack_packets(payload, max_packets=2 * int(meta.shape[0]) + 16 if meta.shape else 16)
@@ -103,8 +107,8 @@ class X264(_VideoCodec):
     encoder, decoder = "libx264", "h264"
     description = "H.264 (libx264 via PyAV), quality = CRF 0..51 (lower is better), preset medium, yuv444p"
 
-    def encoder_options(self, quality: int) -> dict:
-        return {"crf": str(quality), "preset": "medium"}
+    def encoder_options(self, quality: int, preset: str) -> dict:
+        return {"crf": str(quality), "preset": preset}
 
 
 @register
@@ -115,8 +119,8 @@ class X264Lossless(_VideoCodec):
     pix_fmt = "rgb24"
     description = "H.264 lossless RGB (libx264rgb, qp 0, preset medium), exact"
 
-    def encoder_options(self, quality: int) -> dict:
-        return {"qp": "0", "preset": "medium"}
+    def encoder_options(self, quality: int, preset: str) -> dict:
+        return {"qp": "0", "preset": preset}
 
 
 @register
@@ -129,5 +133,5 @@ class X265(_VideoCodec):
     encoder, decoder = "libx265", "hevc"
     description = "HEVC (libx265 via PyAV), quality = CRF 0..51 (lower is better), preset medium, yuv444p"
 
-    def encoder_options(self, quality: int) -> dict:
-        return {"crf": str(quality), "preset": "medium", "x265-params": "log-level=error:pools=1:frame-threads=1"}
+    def encoder_options(self, quality: int, preset: str) -> dict:
+        return {"crf": str(quality), "preset": preset, "x265-params": "log-level=error:pools=1:frame-threads=1"}
