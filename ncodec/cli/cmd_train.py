@@ -18,7 +18,8 @@ def register(sub) -> None:
                                    "--device auto|cpu|cuda).",
                        epilog=f"trainers:\n{listing}\n\n'ncodec train NAME --help' lists NAME's options.")
     p.add_argument("trainer", metavar="NAME", choices=list(names), help=", ".join(names))
-    p.add_argument("trainer_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p.add_argument("trainer_args", nargs=argparse.REMAINDER, metavar="OPTIONS",
+                   help="NAME's options (see 'ncodec train NAME --help')")
     p.set_defaults(func=run)
 
 

@@ -17,6 +17,7 @@ from .base import Codec, Encoded, payload_error, register, short_hash
 
 GRAY_WEIGHTS = {1: "flow_mnist", 2: "flow_fashion"}
 PHOTO_WEIGHTS = "flow_photo"
+DECODE_TILES = 1024      # tiles per decode call (memory bound only; results do not depend on it)
 
 
 @register
@@ -29,6 +30,9 @@ class Flow(Codec):
     weights = ("flow_mnist", "flow_fashion", "flow_photo")
     description = ("integer discrete flow, lossless: 28x28 gray (q1 MNIST, q2 Fashion-MNIST weights), "
                    "RGB in 32x32 tiles (photo weights)")
+    # decoding runs near 6k pixels/s on 2 cores: the default cap (256 x 256) keeps a decode
+    # near 10 s; larger photos need --max-pixels / max_pixels=
+    decode_max_pixels = {"image": 1 << 16}
 
     # --- model selection --------------------------------------------------------------
     def model_id(self, quality: int) -> bytes:
@@ -92,18 +96,30 @@ class Flow(Codec):
         for kind, idx in groups.items():
             model = self._model(kind, quality)
             s = model.cfg.size
-            grids = [(-(-metas[i].shape[0] // s), -(-metas[i].shape[1] // s)) for i in idx]
-            counts = [gh * gw for gh, gw in grids]
-            try:
-                tiles = _flow_coding().decode_tiles(model, [payloads[i] for i in idx], counts)
-            except CodecError:
-                raise
-            except Exception as exc:
-                raise payload_error(self.name, exc) from exc
-            for i, (gh, gw), sl in zip(idx, grids, _flow_coding().record_slices(counts)):
-                m = metas[i]
-                img = _flow_coding().untile(tiles[sl], gh, gw, m.shape[0], m.shape[1]).astype(np.uint8)
-                out[i] = Item(np.ascontiguousarray(img.reshape(m.shape)), m)
+            grids = {i: (-(-metas[i].shape[0] // s), -(-metas[i].shape[1] // s)) for i in idx}
+            # records in groups of at most DECODE_TILES tiles: working memory stays bounded
+            groups_i: list[list[int]] = [[]]
+            n_tiles = 0
+            for i in idx:
+                c = grids[i][0] * grids[i][1]
+                if groups_i[-1] and n_tiles + c > DECODE_TILES:
+                    groups_i.append([])
+                    n_tiles = 0
+                groups_i[-1].append(i)
+                n_tiles += c
+            for part in groups_i:
+                counts = [grids[i][0] * grids[i][1] for i in part]
+                try:
+                    tiles = _flow_coding().decode_tiles(model, [payloads[i] for i in part], counts)
+                except CodecError:
+                    raise
+                except Exception as exc:
+                    raise payload_error(self.name, exc) from exc
+                for i, sl in zip(part, _flow_coding().record_slices(counts)):
+                    m = metas[i]
+                    gh, gw = grids[i]
+                    img = _flow_coding().untile(tiles[sl], gh, gw, m.shape[0], m.shape[1]).astype(np.uint8)
+                    out[i] = Item(np.ascontiguousarray(img.reshape(m.shape)), m)
         return out  # type: ignore[return-value]
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:

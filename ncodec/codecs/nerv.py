@@ -26,7 +26,8 @@ from .._varint import decode_uvarint, encode_uvarint
 from ..entropy import EntropyDecoder, EntropyEncoder, ideal_bits, quantize_probs
 from ..errors import CodecError, UnsupportedInputError
 from ..item import Item, ItemMeta
-from .base import Codec, Encoded, Option, payload_error, register
+from ..limits import check_alloc
+from .base import CHECK_KEY, CHECK_SYMBOLS, Codec, Encoded, Option, payload_error, register
 
 FORMAT_VERSION = 1
 SENTINEL = 0xA5C3
@@ -253,8 +254,13 @@ def unpack_payload(payload: bytes, backend: str = "ans", expect_shape: tuple[int
     cfg = NervConfig(kind, T, H, W, tuple(strides), tuple(channels), pe, hidden, emb)
     if expect_shape is not None and tuple(expect_shape) != (T, H, W, 3):
         raise CodecError("nerv: payload frame size does not match the header")
-    if count_decoder_params(cfg) > MAX_PARAMS:
+    n_params = count_decoder_params(cfg)
+    if n_params > MAX_PARAMS:
         raise CodecError("nerv: network too large")
+    # decoding holds each tensor's symbols, mask, values and float weights: ~16 bytes per parameter
+    check_alloc("nerv", f"a network of {n_params} parameters", 16 * n_params)
+    if kind == "hnerv":
+        check_alloc("nerv", "the embeddings", 16 * T * emb * cfg.base[0] * cfg.base[1])
     length = rd(1 << 40)
     if pos + length != len(payload):
         raise CodecError("nerv: payload length does not match its stream length field")
@@ -267,6 +273,30 @@ def unpack_payload(payload: bytes, backend: str = "ans", expect_shape: tuple[int
     if int(dec.decode_uniform(1, 16)[0]) != SENTINEL:
         raise CodecError("nerv: stream check failed (payload damaged)")
     return cfg, weights, embeddings, bits
+
+
+def symbol_digest(cfg, weights: dict, embeddings) -> bytes:
+    """BLAKE2b digest of every entropy-coded integer of a network (per tensor in payload order:
+    mask, scale codes, kept quantized values; then the embeddings): what the content check
+    covers, so a desynchronised decode is caught while the float rendering may differ by +-1."""
+    import hashlib
+    h = hashlib.blake2b(digest_size=16, person=b"ncodec-nerv")
+
+    def add(qt) -> None:
+        q = np.asarray(qt.q).reshape(-1).astype("<i4")
+        if qt.mask is not None:
+            m = np.asarray(qt.mask).reshape(-1).astype(bool)
+            h.update(b"m" + np.packbits(m).tobytes())
+            q = q[m]
+        else:
+            h.update(b"a")
+        h.update(np.asarray(qt.scale_codes).reshape(-1).astype("<i4").tobytes())
+        h.update(q.tobytes())
+    for name, _ in _param_shapes(cfg):
+        add(weights[name])
+    if embeddings is not None:
+        add(embeddings)
+    return h.digest()
 
 
 def nerv_style_estimate_bits(comp) -> int:
@@ -312,6 +342,8 @@ class _InrCodec(Codec):
     default_quality = 4
     options = FIT_OPTIONS
     kind = "nerv"
+    content_check = CHECK_SYMBOLS          # the coded integers, not the float rendering
+    decode_max_pixels = {"video": 1 << 23}  # T x H x W rendered per record by default (Bunny: 7.6 M)
 
     def check(self, item: Item) -> None:
         check_video(self, item)
@@ -337,7 +369,8 @@ class _InrCodec(Codec):
         info = {"fit_seconds": state.fit_seconds, "fit_steps": state.fit_steps,
                 "compress_seconds": comp.seconds, "nerv_style_estimate_bits": nerv_style_estimate_bits(comp),
                 "ideal_by_part": ideal}
-        return Encoded(payload, float(sum(ideal.values())) if ideal else None, info)
+        return Encoded(payload, float(sum(ideal.values())) if ideal else None, info,
+                       check=symbol_digest(comp.cfg, comp.weights, comp.embeddings))
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         from ..models.nerv_fit import decoder_from_quantized, inputs_for, render
@@ -354,7 +387,7 @@ class _InrCodec(Codec):
         if len(meta.shape) != 4 or tuple(meta.shape) != (cfg.frames, cfg.height, cfg.width, 3):
             raise CodecError(f"{self.name}: payload frame size does not match the header")
         frames = render(decoder_from_quantized(cfg, weights), inputs_for(cfg, emb))
-        return Item(frames, meta)
+        return Item(frames, meta, extra={CHECK_KEY: symbol_digest(cfg, weights, emb)})
 
 
 @register

@@ -26,12 +26,13 @@ NIB = 16               # pixel = high nibble * 16 + low nibble
 def _renorm(a: np.ndarray) -> np.ndarray:
     """Columns of ``a`` (K, B) scaled by a power of two so their max lies in [2**(MSG_BITS-1), 2**MSG_BITS), rounded.
 
-    Messages are kept state-major, one column per item, so reductions and products run along
-    the long batch axis. Power-of-two scaling is exact, and the rounding is element-wise IEEE:
-    batch-invariant.
+    Works in place: ``a`` must be a temporary the caller owns. Messages are kept state-major,
+    one column per item, so reductions and products run along the long batch axis. Power-of-two
+    scaling is exact, and the rounding is element-wise IEEE: batch-invariant.
     """
     _, e = np.frexp(a.max(axis=0))
-    return np.rint(a * np.ldexp(1.0, MSG_BITS - e))
+    np.multiply(a, np.ldexp(1.0, MSG_BITS - e), out=a)
+    return np.rint(a, out=a)
 
 
 def _lo_tables(emit_lo: np.ndarray, d: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -45,16 +46,16 @@ def _lo_tables(emit_lo: np.ndarray, d: np.ndarray, hi: np.ndarray) -> np.ndarray
     present = np.flatnonzero(cnt)
     if len(present) == 1:
         return emit_lo[present[0]] @ d
-    perm = np.argsort(hi, kind="stable")
-    ds = d[:, perm]
+    perm = np.argsort(hi.astype(np.uint8), kind="stable")             # radix sort of small keys
+    ds = np.take(d, perm, axis=1)
     grouped = np.empty((NIB, d.shape[1]))
     ends = np.cumsum(cnt)
     for h in present:
         a, b = ends[h] - cnt[h], ends[h]
-        grouped[:, a:b] = emit_lo[h] @ ds[:, a:b]
-    out = np.empty_like(grouped)
-    out[:, perm] = grouped
-    return out
+        np.matmul(emit_lo[h], ds[:, a:b], out=grouped[:, a:b])
+    back = np.empty_like(perm)
+    back[perm] = np.arange(len(perm))
+    return np.take(grouped, back, axis=1)
 
 
 @dataclass
@@ -92,7 +93,7 @@ class CodingTables:
                    trans, np.ascontiguousarray(trans.transpose(0, 2, 1)), prior)
 
     def walk(self, batch: int):
-        """Generator over the 2*D coding steps: yields float tables (B, 16); send back the coded symbols (B,).
+        """Generator over the 2*D coding steps: yields float tables (B, 16); send back the coded symbols (B,) ints.
 
         The tables are (B, 16) views of state-major (16, B) arrays; their values do not depend on
         the batch, the thread count or the BLAS in use.
@@ -107,14 +108,14 @@ class CodingTables:
             else:
                 d = _renorm(self.trans_t[i] @ _renorm(delta[p] * msg[p]))
             delta[i] = d
-            hi = np.asarray((yield (self.emit_hi[i] @ d).T), dtype=np.int64)
-            lo = np.asarray((yield _lo_tables(self.emit_lo[i], d, hi).T), dtype=np.int64)
-            msg[i] = np.take(self.emit[i], hi * NIB + lo, axis=1)             # (K, B)
+            hi = yield (self.emit_hi[i] @ d).T                                  # (B, 16)
+            lo = yield _lo_tables(self.emit_lo[i], d, hi).T                     # (B, 16)
+            msg[i] = np.take(self.emit[i], hi * NIB + lo, axis=1, mode="clip")   # (K, B)
             for j in self.closes[t]:
                 pj = int(self.parent[j])
                 if pj >= 0:
-                    u = self.trans[j] @ _renorm(msg[j])                        # (K parent, B)
-                    msg[pj] = _renorm(msg[pj] * u)
+                    u = self.trans[j] @ _renorm(msg[j])                          # (K parent, B); msg[j] is done
+                    msg[pj] = _renorm(np.multiply(msg[pj], u, out=u))
                 del msg[j], delta[j]
 
 

@@ -520,7 +520,7 @@ def fit(image: np.ndarray, spec: InrSpec, lam: float, opts: FitOptions,
         opt.step()
         done += 1
         if it % 50 == 0 or it == opts.iterations - 1:
-            history.append((it, float(loss), float(mse), float(bits) / px))
+            history.append((it, float(loss.detach()), float(mse.detach()), float(bits.detach()) / px))
             if bar is not None:
                 bar.set_postfix(psnr=f"{-10 * math.log10(max(float(mse), 1e-12)):.2f}", bpp=f"{float(bits) / px:.3f}")
         if bar is not None:

@@ -61,7 +61,7 @@ class Sampler:
     def __init__(self, data: str, size: int, rng: np.random.Generator, device: torch.device | str = "cpu") -> None:
         self.data, self.size, self.rng, self.device = data, size, rng, torch.device(device)
         if data == "bsds500":
-            self.pool = [torch.from_numpy(a).to(self.device) for a in load_photo_pool()]
+            self.pool = [torch.from_numpy(np.array(a)).to(self.device) for a in load_photo_pool()]
         else:
             self.x = torch.from_numpy(np.array(D.arrays(data, "train")[0])).to(self.device)
 
@@ -145,8 +145,7 @@ def run(args) -> int:
         return {"config": mcfg.to_dict(), "rng": sampler.rng.bit_generator.state}
 
     def load_state_fn(s: dict) -> None:
-        if "rng" in s:
-            sampler.rng.bit_generator.state = s["rng"]
+        sampler.rng.bit_generator.state = s["rng"]
 
     summary = loop.run(step_fn, state={"model": model, "opt": opt}, optimizers=[opt],
                        state_fn=state_fn, load_state_fn=load_state_fn)

@@ -239,18 +239,25 @@ def run(args) -> int:
         finished = loop.run(step_fn, state=state, optimizers=[opt], state_fn=state_fn,
                             load_state_fn=load_state_fn).finished
     if (args.export and finished) or args.export_only or args.closed_form_only:
-        command = command_line(args, "wavelet")
-        prev = ckdir / "command.txt"
-        if args.export_only and prev.exists():
-            command = prev.read_text().strip() + " ; then: " + command
-        b = loop.budget
-        path = export(model, export_dir(args) / f"{name}.pt", command,
-                      {"dataset": f"{data_name} {'train+val' if media == 'image' else 'train'}",
-                       "steps": b.step, "train_wall_s": round(b.wall_s, 1), "train_cpu_s": round(b.cpu_s, 1),
-                       "train_device": str(loop.device), "extrapolated_low_levels": args.extra_low_levels},
-                      n_low=args.extra_low_levels)
-        print(f"[wavelet] exported {path}", flush=True)
+        _export_run(args, model, loop, name, data_name)
     return 0
+
+
+def _export_run(args, model: WaveletAE, loop: Loop, name: str, data_name: str) -> Path:
+    """Export the run's model with its manifest (the training command; for --export-only, the one
+    recorded in the checkpoint folder first) into --export-dir."""
+    command = command_line(args, "wavelet")
+    prev = Path(loop.cfg.ckpt_dir) / "command.txt"
+    if args.export_only and prev.exists():
+        command = prev.read_text().strip() + " ; then: " + command
+    b = loop.budget
+    path = export(model, export_dir(args) / f"{name}.pt", command,
+                  {"dataset": f"{data_name} {'train+val' if args.media == 'image' else 'train'}",
+                   "steps": b.step, "train_wall_s": round(b.wall_s, 1), "train_cpu_s": round(b.cpu_s, 1),
+                   "train_device": str(loop.device), "extrapolated_low_levels": args.extra_low_levels},
+                  n_low=args.extra_low_levels)
+    print(f"[wavelet] exported {path}", flush=True)
+    return path
 
 
 run.add_args = add_args
