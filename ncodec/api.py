@@ -296,8 +296,8 @@ def verify_result(res: CompressResult) -> str:
             if not _same_bytes(a.data, b.data):
                 raise VerifyError(f"verify: decoded data differs from the input ({a.name or 'item'})")
         return "verified: decodes bit-exactly to the input"
-    what = "coded symbols" if c.check_source() == CHECK_SYMBOLS else "reconstruction"
-    return f"verified: decodable, {what} match the content check (lossy: not compared with the input)"
+    what = "coded symbols match" if c.check_source() == CHECK_SYMBOLS else "reconstruction matches"
+    return f"verified: decodable, {what} the content check (lossy: not compared with the input)"
 
 
 class Archive:

@@ -302,7 +302,7 @@ def _output_error(exc: OSError, path: Path) -> OutputError:
     why = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
            errno.EACCES: "permission denied", errno.EPERM: "operation not permitted",
            errno.EROFS: "read-only file system", errno.ENOTDIR: "a path component is not a folder",
-           errno.ENOENT: "folder does not exist", errno.EISDIR: "is a folder",
+           errno.ENOENT: "cannot create a file there", errno.EISDIR: "is a folder",
            errno.ENAMETOOLONG: "name too long", errno.EPIPE: "broken pipe"}.get(exc.errno, exc.strerror or str(exc))
     return OutputError(f"cannot write {path}: {why}")
 
@@ -377,7 +377,7 @@ def atomic_write_with(path: str | Path, build, force: bool = False) -> Path:
     parent = _output_parent(path)
     mode = stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask()
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:64]}.", suffix=(path.suffix or ".tmp")[:16], dir=parent)
     except OSError as exc:
         raise _output_error(exc, path) from exc
     os.close(fd)

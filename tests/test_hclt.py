@@ -149,6 +149,18 @@ def test_codec_round_trip_mnist_and_edge_images(mnist_slice):
         codec.decode(b"", metas[0], 1)                          # an empty payload is not an image
 
 
+def test_codec_chunks_and_threads_do_not_change_bytes(mnist_slice, monkeypatch):
+    import ncodec.codecs.hclt as hclt_codec
+    codec = get_codec("hclt")
+    items = [Item.from_array(a, "image") for a in mnist_slice[:27]]
+    whole = [e.payload for e in codec.encode_batch(items, 1, {"threads": 1})]
+    monkeypatch.setattr(hclt_codec, "CHUNK", 8)                 # several chunks, on 2 worker threads
+    monkeypatch.setattr(hclt_codec, "MIN_SPLIT", 4)
+    assert [e.payload for e in codec.encode_batch(items, 1, {"threads": 2})] == whole
+    back = codec.decode_batch(whole, [it.meta for it in items], 1)
+    assert all(a.same_data(b) for a, b in zip(items, back))
+
+
 def test_api_archive_and_mismatch(mnist_slice):
     res = api.compress_items([Item.from_array(mnist_slice[:20], "tensor")], codec="hclt")
     assert res.n_items == 20

@@ -9,13 +9,17 @@ from ..api import open as open_ncz
 
 def register(sub) -> None:
     p = sub.add_parser("info", help="show what an .ncz file holds")
-    p.add_argument("input", help=".ncz file")
+    p.add_argument("input", help=".ncz file or packed data set folder")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--records", type=int, default=10, help="how many records to list (default 10)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+    if Path(args.input).is_dir():            # a packed data set folder (ncodec pack)
+        from ..data.info import run_info
+        return run_info(args)
     info = open_ncz(args.input).info()
     if args.json:
         print(json.dumps(info, indent=2))

@@ -69,6 +69,21 @@ class _Engine:
 
     def decode(self, payload: bytes, spatial: tuple[int, ...], level: int) -> torch.Tensor:
         """Payload -> reconstruction (1, C, *spatial) in model units."""
+        y_sym, mu, q = self._symbols(payload, spatial, level)
+        x_hat = self.model.decode_latents(torch.from_numpy(y_sym.astype(np.float64)), mu, q)
+        crop = (slice(None), slice(None)) + tuple(slice(0, s) for s in spatial)
+        return x_hat[crop]
+
+    def latents(self, payload: bytes, spatial: tuple[int, ...], level: int) -> np.ndarray:
+        """Payload -> dequantized latents (C, *latent spatial) float32, in level-independent units
+        (what the synthesis transform consumes), without running the synthesis."""
+        y_sym, mu, q = self._symbols(payload, spatial, level)
+        y_hat = (torch.from_numpy(y_sym.astype(np.float64)) + mu) * self.model._gain(
+            self.model.log_igain.detach().double(), q)
+        return y_hat[0].float().numpy()
+
+    def _symbols(self, payload: bytes, spatial: tuple[int, ...], level: int):
+        """Entropy-decode a payload: integer latents y_sym, their float64 means, the level tensor."""
         self.check_level(level)
         if len(payload) < 2:
             raise CodecError("wavelet: payload truncated (shorter than its 2-byte check)")
@@ -86,9 +101,7 @@ class _Engine:
         y_sym[coded] = self.y_tables.decode(dec, y_idx[coded])
         if _check_bytes(z_sym, y_sym) != payload[:2]:
             raise CodecError("wavelet: payload is corrupted or truncated (latent check mismatch)")
-        x_hat = self.model.decode_latents(torch.from_numpy(y_sym.astype(np.float64)), mu, q)
-        crop = (slice(None), slice(None)) + tuple(slice(0, s) for s in spatial)
-        return x_hat[crop]
+        return y_sym, mu, q
 
 
 def _check_bytes(z_sym: np.ndarray, y_sym: np.ndarray) -> bytes:

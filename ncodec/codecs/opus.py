@@ -24,11 +24,19 @@ from .base import Codec, Encoded, register
 av = lazy_import("av")
 
 OPUS_RATE = 48000
+MAX_RATIO = 4800      # largest up/down factor of the 48 kHz resampling (filter taps grow with it)
 _SCALE = {"int16": 32768.0, "int32": 2147483648.0, "float32": 1.0, "float64": 1.0}
 
 
 def _channels(meta: ItemMeta) -> int:
     return 1 if len(meta.shape) == 1 else int(meta.shape[1])
+
+
+def _ratio_ok(rate: int) -> bool:
+    """Resampling ``rate`` <-> 48 kHz needs a polyphase filter ~20 x max(up, down) taps long:
+    rates sharing a large divisor with 48000 (all usual ones: 8000..768000) keep it small."""
+    g = gcd(rate, OPUS_RATE)
+    return max(rate // g, OPUS_RATE // g) <= MAX_RATIO
 
 
 def _resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
@@ -44,7 +52,11 @@ def _to_dtype(y: np.ndarray, dtype: str) -> np.ndarray:
     if dtype in ("float32", "float64"):
         return y.astype(dtype)
     info = np.iinfo(np.dtype(dtype))
-    return np.clip(np.round(y.astype(np.float64) * _SCALE[dtype]), info.min, info.max).astype(dtype)
+    t = y.astype(np.float64)                # one float64 temporary, rounded and clipped in place
+    t *= _SCALE[dtype]
+    np.round(t, out=t)
+    np.clip(t, info.min, info.max, out=t)
+    return t.astype(dtype)
 
 
 @register
@@ -66,6 +78,9 @@ class Opus(Codec):
             raise UnsupportedInputError(f"opus codes mono or stereo audio, not shape {m.shape}")
         if not 1 <= m.sample_rate <= 768000:
             raise UnsupportedInputError(f"opus needs a sample rate in 1..768000 Hz, not {m.sample_rate}")
+        if not _ratio_ok(m.sample_rate):
+            raise UnsupportedInputError(f"opus: sample rate {m.sample_rate} Hz has no small resampling ratio "
+                                        f"to 48 kHz (use a usual rate, e.g. 8000, 16000, 44100)")
         if m.dtype.startswith("float") and not np.isfinite(item.data).all():
             raise UnsupportedInputError("opus: audio contains NaN or infinity")
 
@@ -101,12 +116,12 @@ class Opus(Codec):
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         if meta.dtype not in _SCALE or len(meta.shape) not in (1, 2) or _channels(meta) not in (1, 2):
             raise ValueError(f"stored metadata {meta.shape} {meta.dtype} is not mono/stereo audio")
-        if not 1 <= meta.sample_rate <= 768000:
+        if not 1 <= meta.sample_rate <= 768000 or not _ratio_ok(meta.sample_rate):
             raise ValueError(f"stored sample rate {meta.sample_rate} is out of range")
         ch = _channels(meta)
         n48 = -(-meta.shape[0] * OPUS_RATE // meta.sample_rate)
         # every working array is about n48 (+ the encoder delay) samples: check before decoding
-        check_alloc(self.name, "the 48 kHz signal", 8 * (n48 + 65536) * ch)
+        check_alloc(self.name, "the 48 kHz signal", 16 * (n48 + 65536) * ch)
         (pre_skip,), packets = unpack_packets(payload, 1, max_packets=(n48 + 65536) // 120 + 16)
         if pre_skip > 65535:
             raise ValueError("opus pre-skip out of range")
@@ -122,6 +137,7 @@ class Opus(Codec):
                 chunks.append(self._frame_array(frame, ch))
                 have += len(chunks[-1])
         y = np.concatenate(chunks) if chunks else np.zeros((0, ch), np.float32)
+        del chunks
         y = y[pre_skip:pre_skip + n48]
         if len(y) < n48:
             raise ValueError("opus stream is shorter than the stored length")

@@ -87,3 +87,19 @@ class Wavelet(Codec):
         item = from_tensor(x, meta)
         item.extra[CHECK_KEY] = bytes(payload[:2])     # the engine checked it against the decoded latents
         return item
+
+    def decode_latents(self, payload: bytes, meta: ItemMeta, quality: int) -> np.ndarray:
+        """The dequantized latents (C, *latent spatial) float32 of a payload, without the synthesis
+        transform: features for learning straight from compressed data (``NczDataset(decode="latents")``)."""
+        from ._wavelet_engine import engine
+        if meta.media not in ("image", "audio"):
+            raise CodecError(f"wavelet: cannot decode media {meta.media!r}")
+        spatial = tuple(meta.shape[:2]) if meta.media == "image" else (int(meta.shape[0]),)
+        if min(spatial) < 1:
+            raise CodecError("wavelet: empty record")
+        try:
+            return engine(meta.media).latents(bytes(payload), spatial, quality - 1)
+        except CodecError:
+            raise
+        except Exception as exc:
+            raise payload_error(self.name, exc) from exc

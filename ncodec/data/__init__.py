@@ -12,6 +12,10 @@ in ``../shared/data`` (read-only), used by trainers, eval, benchmarks, the demo 
 
 ``load`` returns ``Item``s (labels, where the set has them, in ``item.extra["label"]``);
 ``arrays`` returns (x, y) NumPy arrays for the digit sets, which trainers want whole.
+
+Sharded ``.ncz`` data sets (``ncodec pack``): ``pack_dataset`` (pack.py), ``unpack_dataset``,
+``dataset_info``, ``DatasetReader`` (random access, no torch) and ``NczDataset`` (torch), all
+imported on first use; the layout is in ``index.py`` and docs/scale.md.
 """
 from __future__ import annotations
 
@@ -131,3 +135,20 @@ def load(name: str, split: str = "test", limit: int | None = None) -> list[Item]
             it.extra["label"] = fsdd_label(f)
         out.append(it)
     return out
+
+
+# ---------------------------------------------------------------- sharded .ncz data sets
+# Exported lazily (module __getattr__) so that importing ncodec.data never imports torch or the
+# pack machinery: ``from ncodec.data import NczDataset`` loads torch only then.
+_LAZY = {"NczDataset": ("dataset", "NczDataset"), "DatasetReader": ("reader", "DatasetReader"),
+         "pack_dataset": ("pack", "pack"), "unpack_dataset": ("unpack", "unpack"),
+         "dataset_info": ("info", "dataset_info")}
+
+
+def __getattr__(name: str):
+    """``NczDataset``, ``DatasetReader``, ``pack_dataset``, ``unpack_dataset``, ``dataset_info`` on first use."""
+    if name in _LAZY:
+        import importlib
+        mod, attr = _LAZY[name]
+        return getattr(importlib.import_module(f"{__name__}.{mod}"), attr)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

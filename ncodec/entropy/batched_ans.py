@@ -182,11 +182,14 @@ class BatchedAnsDecoder:
     def __init__(self, payloads: Sequence[bytes], precision: int,
                  lengths: int | Sequence[int] | np.ndarray) -> None:
         self.precision = _check_precision(precision)
-        raw = [bytes(p) for p in payloads]
-        b = len(raw)
+        b = len(payloads)
         self.lengths = np.broadcast_to(np.asarray(lengths, dtype=np.int64), (b,)).copy()
         if (self.lengths < 0).any():
             raise ValueError("stream lengths must be >= 0")
+        for p, n in zip(payloads, self.lengths):
+            if len(p) > 4 * int(n) + 8:
+                raise CodecError(f"rANS: payload of {len(p)} bytes is too long for {n} symbols")
+        raw = [bytes(p) for p in payloads]
         self.nwords = np.zeros(b, dtype=np.int64)
         self.x = np.zeros(b, dtype=np.uint64)
         for r, p in enumerate(raw):

@@ -12,11 +12,12 @@ exact chain-rule split of the same 256-way conditional that makes tables 8x smal
 """
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
 
 import numpy as np
 
-from .hclt import HCLT
+from .hclt import HCLT, TreeIndex
 
 MSG_BITS = 20          # messages are rescaled to integers in [0, 2**MSG_BITS] before each product
 TAB_BITS = 26          # emission / transition probabilities as integers of 2**TAB_BITS
@@ -92,7 +93,7 @@ class CodingTables:
         return cls(tree.dfs_order(), tree.parent.copy(), _closes(tree), emit, emit_lo, emit_hi,
                    trans, np.ascontiguousarray(trans.transpose(0, 2, 1)), prior)
 
-    def walk(self, batch: int):
+    def walk(self, batch: int) -> Generator[np.ndarray, np.ndarray, None]:
         """Generator over the 2*D coding steps: yields float tables (B, 16); send back the coded symbols (B,) ints.
 
         The tables are (B, 16) views of state-major (16, B) arrays; their values do not depend on
@@ -119,7 +120,7 @@ class CodingTables:
                 del msg[j], delta[j]
 
 
-def _closes(tree) -> list[list[int]]:
+def _closes(tree: TreeIndex) -> list[list[int]]:
     """For each DFS step, the nodes whose subtree it completes: the leaf itself, then every ancestor
     whose last child just completed (deepest first)."""
     children = tree.children()

@@ -413,12 +413,23 @@ def laplace_bits_t(y, mu, log2b):
     return -logp / math.log(2.0)
 
 
-def forward_t(spec: InrSpec, params: dict, mode: str, gen=None):
-    """Reconstruction (1, C, H, W) and latent bits for ``mode`` 'noise', 'ste' or 'hard'."""
+def softround_t(y, temperature: float):
+    """Differentiable rounding: floor(y) + 1/2 + tanh((frac - 1/2) / T) / (2 tanh(1 / 2T))."""
+    m = torch.floor(y).detach()
+    r = y - m - 0.5
+    return m + 0.5 + 0.5 * torch.tanh(r / temperature) / math.tanh(0.5 / temperature)
+
+
+def forward_t(spec: InrSpec, params: dict, mode: str, gen=None, temperature: float = 0.3):
+    """Reconstruction (1, C, H, W) and latent bits for ``mode`` 'noise' (soft-round, uniform noise,
+    soft-round again, as C3), 'ste' (hard rounding, straight-through gradient) or 'hard'."""
     lat = []
     for l in range(spec.levels):
         y = params[f"latent.{l}"]
         if mode == "noise":
+            u = torch.rand(y.shape, generator=gen, device=y.device) - 0.5
+            y = softround_t(softround_t(y, temperature) + u, temperature)
+        elif mode == "uniform":
             y = y + (torch.rand(y.shape, generator=gen, device=y.device) - 0.5)
         elif mode == "ste":
             y = y + (torch.round(y) - y).detach()
@@ -440,7 +451,10 @@ class FitOptions:
     iterations: int = 1500
     time_budget: float | None = None      # wall seconds of the fit; the schedule stretches to it
     lr: float = 1e-2
-    noise_frac: float = 0.8               # share of iterations with additive noise (then STE)
+    noise_frac: float = 0.8               # share of iterations with soft-rounding + noise (then STE)
+    latent_lr_mult: float = 1.0
+    t_start: float = 0.3                  # soft-round temperature, annealed over the noise phase
+    t_end: float = 0.1
     seed: int = 0
     device: str = "auto"
     threads: int | None = None
@@ -498,7 +512,9 @@ def fit(image: np.ndarray, spec: InrSpec, lam: float, opts: FitOptions,
     noise_gen = torch.Generator(device=device).manual_seed(opts.seed + 1)
     target = image_tensor(image, device)
     px = float(spec.height * spec.width)
-    opt = torch.optim.Adam(list(params.values()), lr=opts.lr)
+    lat = [v for k, v in params.items() if k.startswith("latent.")]
+    net = [v for k, v in params.items() if not k.startswith("latent.")]
+    opt = torch.optim.Adam([{"params": net, "mult": 1.0}, {"params": lat, "mult": opts.latent_lr_mult}], lr=opts.lr)
     t0, c0 = time.perf_counter(), time.process_time()
     bar = _bar(opts.iterations, opts.progress)
     done, history = 0, []
@@ -510,9 +526,10 @@ def fit(image: np.ndarray, spec: InrSpec, lam: float, opts: FitOptions,
                 break
             frac = max(frac, elapsed / opts.time_budget)
         for g in opt.param_groups:
-            g["lr"] = _lr_at(frac, opts.lr)
+            g["lr"] = _lr_at(frac, opts.lr) * g["mult"]
         mode = "noise" if frac < opts.noise_frac else "ste"
-        x, bits = forward_t(spec, params, mode, noise_gen)
+        temp = opts.t_start + (opts.t_end - opts.t_start) * min(1.0, frac / opts.noise_frac)
+        x, bits = forward_t(spec, params, mode, noise_gen, temp)
         mse = torch.mean((x - target) ** 2)
         loss = mse + lam * bits / px
         opt.zero_grad(set_to_none=True)
