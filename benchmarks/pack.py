@@ -45,7 +45,7 @@ def pack_one(spec: dict) -> dict:
                force=True)
     wall = time.perf_counter() - t0
     info = dataset_info(spec["out"], check=False)
-    man = json.loads((Path(spec["out"]) / "manifest.json").read_text())
+    shards = [json.loads(s) for s in (Path(spec["out"]) / "shards.jsonl").read_text().splitlines()]
     return {**{k: spec[k] for k in ("set", "codec", "quality", "engine", "workers", "limit")},
             "records": res.records, "shards": res.shards, "wall_s": wall, "pack_s": res.seconds,
             "items_per_s": res.records / wall, "input_mb_per_s": res.input_bytes / wall / 1e6,
@@ -53,7 +53,7 @@ def pack_one(spec: dict) -> dict:
             "rate": info["rate"], "rate_unit": info["rate_unit"], "overhead_b_per_record": info["overhead_per_record"],
             "worker_peak_rss_mb": sorted(round(w["peak_rss_mb"], 1) for w in res.workers.values()),
             "driver_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-            "shard_sha256": [s["sha256"] for s in man["shards"]]}
+            "shard_sha256": [s["sha256"] for s in shards]}
 
 
 def _collate(batch):

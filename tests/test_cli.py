@@ -163,3 +163,106 @@ def test_corrupted_ncz_one_line_no_output(tmp_path, workdir):
     line = _one_line_error(run_cli("decompress", "bad.ncz", "-o", "out.png", cwd=tmp_path), code=3)
     assert "checksum" in line
     _no_leftovers(tmp_path, {"bad.ncz"})
+
+
+# ------------------------------------------------------------------ reliability (issue 13)
+
+def _wav(path: Path, data: np.ndarray, rate: int, subtype: str) -> None:
+    sf.write(str(path), data, rate, subtype=subtype)
+
+
+def test_flac_codes_24_bit_as_24_bit(tmp_path):
+    rng = np.random.default_rng(3)
+    full = rng.integers(-(1 << 23), 1 << 23, (500, 2))
+    full[0, 0], full[1, 1] = (1 << 23) - 1, -(1 << 23)
+    _wav(tmp_path / "full.wav", (full << 8).astype(np.int32), 48000, "PCM_24")
+    _wav(tmp_path / "quiet.wav", (rng.integers(-50, 50, 300) << 8).astype(np.int32), 8000, "PCM_24")
+    for name in ("full", "quiet"):
+        run_inproc("compress", f"{name}.wav", "-o", f"{name}.ncz", "--verify", "--quiet", cwd=tmp_path, check=True)
+        assert ncodec_info(tmp_path / f"{name}.ncz")["codec"] == "flac"
+        run_inproc("decompress", f"{name}.ncz", "-o", f"{name}_back.wav", cwd=tmp_path, check=True)
+        assert sf.info(str(tmp_path / f"{name}_back.wav")).subtype == "PCM_24"
+        a, _ = sf.read(str(tmp_path / f"{name}.wav"), dtype="int32")
+        b, _ = sf.read(str(tmp_path / f"{name}_back.wav"), dtype="int32")
+        assert np.array_equal(a, b)
+
+
+def ncodec_info(path: Path) -> dict:
+    import ncodec
+    return ncodec.open(path).info()
+
+
+def test_empty_wav_in_a_flac_archive_reads_back(tmp_path):
+    _wav(tmp_path / "empty.wav", np.zeros(0, np.int16), 8000, "PCM_16")
+    _wav(tmp_path / "one.wav", np.arange(100, dtype=np.int16), 8000, "PCM_16")
+    run_inproc("compress", "empty.wav", "one.wav", "-o", "a.ncz", "--quiet", cwd=tmp_path, check=True)
+    proc = run_inproc("decompress", "a.ncz", "-o", "out", cwd=tmp_path, check=True)
+    assert "(2 files)" in proc.stderr.decode()
+    assert sf.read(str(tmp_path / "out" / "empty.wav"))[0].shape == (0,)
+
+
+def test_npy_edge_cases(tmp_path):
+    np.save(tmp_path / "be.npy", np.arange(10, dtype=">u2").reshape(2, 5))
+    np.save(tmp_path / "zero_d.npy", np.array(3.25, dtype=np.float32))
+    np.save(tmp_path / "nan.npy", np.array([1.0, np.nan, -np.nan, np.inf], dtype=np.float32))
+    for name in ("be", "zero_d", "nan"):
+        run_inproc("compress", f"{name}.npy", "-o", f"{name}.ncz", "--verify", "--quiet", cwd=tmp_path, check=True)
+        run_inproc("decompress", f"{name}.ncz", "-o", f"{name}_back.npy", cwd=tmp_path, check=True)
+        a, b = np.load(tmp_path / f"{name}.npy"), np.load(tmp_path / f"{name}_back.npy")
+        assert a.shape == b.shape and np.array_equal(a.astype(a.dtype.newbyteorder("=")), b, equal_nan=True)
+        assert a.astype(a.dtype.newbyteorder("=")).tobytes() == b.tobytes()
+    np.save(tmp_path / "c.npy", np.ones(3, np.complex64))
+    line = _one_line_error(run_inproc("compress", "c.npy", "-o", "c.ncz", cwd=tmp_path), 5)
+    assert "complex64" in line
+    _no_leftovers(tmp_path, {"be.npy", "be.ncz", "be_back.npy", "zero_d.npy", "zero_d.ncz", "zero_d_back.npy",
+                             "nan.npy", "nan.ncz", "nan_back.npy", "c.npy"})
+
+
+def test_png_on_tall_narrow_images(tmp_path):
+    from PIL import Image
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (5000, 1)).astype(np.uint8)).save(tmp_path / "t.png")
+    run_inproc("compress", "t.png", "-c", "png", "--verify", "--quiet", cwd=tmp_path, check=True)
+
+
+def test_verify_says_what_was_checked(workdir, tmp_path):
+    shutil.copy(workdir / "b.png", tmp_path / "b.png")
+    lossy = run_inproc("compress", "b.png", "-c", "webp", "-o", "l.ncz", "--verify", cwd=tmp_path, check=True)
+    assert "decodable" in lossy.stderr.decode() and "reconstruction" in lossy.stderr.decode()
+    exact = run_inproc("compress", "b.png", "-c", "png", "-o", "e.ncz", "--verify", cwd=tmp_path, check=True)
+    assert "bit-exactly" in exact.stderr.decode()
+
+
+def test_decode_limits_are_one_line_and_overridable(tmp_path):
+    import ncodec
+    from ncodec.item import Item
+    big = Item.from_array(np.zeros((300, 400), np.uint8), "image")
+    (tmp_path / "big.ncz").write_bytes(ncodec.compress_items([big], codec="png").data)
+    line = _one_line_error(run_inproc("decompress", "big.ncz", "-o", "x.png", "--max-pixels", "1000",
+                                      cwd=tmp_path), 7)
+    assert "--max-pixels" in line
+    _one_line_error(run_inproc("decompress", "big.ncz", "-o", "x.png", "--max-bytes", "100", cwd=tmp_path), 7)
+    run_inproc("decompress", "big.ncz", "-o", "x.png", "--max-pixels", "120000", cwd=tmp_path, check=True)
+    info = run_inproc("info", "big.ncz", cwd=tmp_path, check=True).stdout.decode()
+    assert "content_check: 4 bytes per record (data)" in info and "format_version: 2" in info
+
+
+def test_corrupted_payload_behind_a_valid_crc_is_an_integrity_error(tmp_path):
+    import struct
+    import zlib
+
+    import ncodec
+    from ncodec import container
+    from ncodec.item import Item
+    item = Item.from_array(np.arange(4000, dtype=np.uint16), "tensor")
+    c = container.unpack(ncodec.compress_items([item], codec="zstd").data)
+    for i in range(20, 40):                       # raw literals of the zstd frame: decodes, but wrongly
+        bad = bytearray(c.records[0].payload)
+        bad[i] ^= 0x01
+        c2 = container.unpack(container.pack(c))
+        c2.records[0].payload = bytes(bad)
+        data = bytearray(container.pack(c2))
+        assert struct.unpack("<I", data[-4:])[0] == zlib.crc32(bytes(data[:-4]))
+        (tmp_path / "bad.ncz").write_bytes(bytes(data))
+        proc = run_inproc("decompress", "bad.ncz", "-o", "x.npy", cwd=tmp_path)
+        _one_line_error(proc, 4)
+    _no_leftovers(tmp_path, {"bad.ncz"})

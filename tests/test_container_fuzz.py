@@ -184,3 +184,65 @@ def test_open_missing_file_is_input_error(tmp_path):
         ncodec.decompress(b"")
     with pytest.raises(FormatError):
         ncodec.decompress(b"PK\x03\x04 not ncz at all")
+
+
+# ------------------------------------------------------------------ content checks (format version 2)
+
+def test_every_record_carries_a_content_check(archive):
+    c = container.unpack(archive)
+    assert c.version == 2 and c.check_bytes == 2 and all(len(r.check) == 2 for r in c.records)
+    single = container.unpack(ncodec.compress(Item.from_bytes(b"x" * 50), codec="zstd").data)
+    assert single.check_bytes == 4
+    for width in (2, 4, 8):
+        data = ncodec.compress(Item.from_bytes(b"y" * 50), codec="zstd", check_bytes=width).data
+        assert container.unpack(data).check_bytes == width
+        assert ncodec.decompress(data).data.tobytes() == b"y" * 50
+
+
+def test_version_1_files_still_decode(archive, mnist_slice):
+    c = container.unpack(archive)
+    for r in c.records:
+        r.check = b""                                  # what a version 1 writer stored
+    old = container.pack(c)
+    assert old[3] == 1
+    items = ncodec.decompress(old)
+    assert all((it.data == mnist_slice[i]).all() for i, it in enumerate(items))
+    assert ncodec.open(old).info()["content_check"].startswith("none")
+
+
+def test_pack_refuses_mixed_or_odd_checks(archive):
+    c = container.unpack(archive)
+    c.records[0].check = b""
+    with pytest.raises(ValueError):
+        container.pack(c)
+    c.records[0].check = b"abc"
+    with pytest.raises(ValueError):
+        container.pack(c)
+
+
+def test_header_and_payload_changes_behind_a_valid_crc_are_integrity_errors(archive):
+    from ncodec.errors import IntegrityError
+    c = container.unpack(archive)
+    c.records[1].meta = c.records[1].meta.with_(dtype="uint16", shape=(28, 14))   # same byte count
+    with pytest.raises(CodecError):
+        ncodec.decompress(container.pack(c))
+    c = container.unpack(archive)
+    c.records[0].payload, c.records[1].payload = c.records[1].payload, c.records[0].payload
+    with pytest.raises(IntegrityError):
+        ncodec.decompress(container.pack(c))
+    raw = Item.from_array(np.arange(600, dtype=np.uint8), "bytes")
+    c = container.unpack(ncodec.compress(raw, codec="zstd").data)
+    c.records[0].meta = c.records[0].meta.with_(media="tensor")                      # same bytes, other meta
+    with pytest.raises(IntegrityError):
+        ncodec.decompress(container.pack(c))
+    with pytest.raises(IntegrityError):           # the check covers what hclt would decode from nothing, too
+        bad = container.unpack(ncodec.compress(Item.from_array(np.zeros(50, np.uint8), "bytes"), codec="zstd").data)
+        bad.records[0].check = bytes(4)
+        ncodec.decompress(container.pack(bad))
+
+
+def test_version_2_without_check_width_refused(archive):
+    bad = bytearray(archive)
+    bad[4] &= ~container.CHECK_MASK & 0xFF
+    with pytest.raises(FormatError):
+        ncodec.open(_recrc(bad))

@@ -142,3 +142,31 @@ def test_sniff_media():
     wav = item_to_bytes(Item.from_array(np.zeros(8, np.int16), "audio", sample_rate=8000), ".wav")
     npy = item_to_bytes(Item.from_array(np.zeros(3), "tensor"), ".npy")
     assert [sniff_media(x) for x in (png, wav, npy, b"hello")] == ["image", "audio", "tensor", "bytes"]
+
+
+def test_tensor_items_keep_values_shape_and_refuse_unsupported(tmp_path):
+    from ncodec.errors import UnsupportedInputError
+    from ncodec.io import tensor_item
+    be = tensor_item(np.arange(6, dtype=">i4").reshape(2, 3))
+    assert be.data.dtype == np.int32 and be.data.dtype.isnative and be.data.tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert tensor_item(np.array(2.5)).data.shape == ()
+    f = tensor_item(np.arange(6.0).reshape(2, 3).T)
+    assert f.data.flags.c_contiguous and f.data.tolist() == [[0, 3], [1, 4], [2, 5]]
+    for bad in (np.ones(2, np.complex64), np.array(["a"]), np.array([1], dtype="datetime64[s]")):
+        with pytest.raises(UnsupportedInputError):
+            tensor_item(bad)
+    np.save(tmp_path / "c.npy", np.ones(2, np.complex64))
+    with pytest.raises(UnsupportedInputError):
+        read_item(tmp_path / "c.npy")
+
+
+def test_24_bit_audio_is_written_as_24_bit_and_flac_refuses_lossy_writes():
+    from ncodec.errors import UnsupportedInputError
+    a24 = Item.from_array((np.arange(-50, 50, dtype=np.int32) << 8), "audio", sample_rate=8000)
+    for suffix in (".wav", ".flac"):
+        assert sf.info(io.BytesIO(item_to_bytes(a24, suffix))).subtype == "PCM_24"
+    a32 = Item.from_array(np.arange(-50, 50, dtype=np.int32) * 1000 + 1, "audio", sample_rate=8000)
+    assert sf.info(io.BytesIO(item_to_bytes(a32, ".wav"))).subtype == "PCM_32"
+    for it in (a32, Item.from_array(np.zeros(10, np.float32), "audio", sample_rate=8000)):
+        with pytest.raises(UnsupportedInputError):
+            item_to_bytes(it, ".flac")

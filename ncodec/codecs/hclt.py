@@ -179,7 +179,8 @@ class HCLTCodec(Codec):
     default_quality = 1
     weights = tuple(WEIGHTS.values())
     description = "HCLT probabilistic circuit, lossless 28x28 uint8 (q1 MNIST, q2 Fashion-MNIST weights)"
-    options = (Option("threads", int, 0, "worker threads for independent chunks of up to 1024 images (0: up to 2)"),)
+    options = (Option("threads", int, 0,
+                      "worker threads for independent chunks of up to 1024 images (0: up to 2)"),)
 
     def model_id(self, quality: int) -> bytes:
         from ..weights import model_id

@@ -1,7 +1,8 @@
 """The on-disk layout of a sharded data set (``ds/``), and the one code that reads and commits it.
 
 ```
-ds/manifest.json    settings, meta-free totals, one entry per completed shard; the commit point
+ds/manifest.json    settings, totals and the committed length of every other file: the commit point
+ds/shards.jsonl     one JSON line per completed shard (file, first record, records, bytes, sha256)
 ds/index.bin        one fixed-width row per record (INDEX_DTYPE, little-endian), memory-mapped
 ds/names.bin        record names, UTF-8, concatenated (a row holds offset + length)
 ds/metas.jsonl      the distinct ItemMetas (media, shape, dtype, rates), one JSON line each
@@ -9,10 +10,10 @@ ds/shard-00000.ncz  ordinary .ncz archives (unnamed records; names live in the i
 ```
 
 A shard is committed in three steps: its bytes go to ``.shard-NNNNN.ncz.tmp``, are fsynced and
-renamed; the index rows, names and new metas are appended and fsynced; then ``manifest.json``
-is replaced atomically with the shard added. Only the manifest says what is complete: a reader
-or a resumed pack ignores (and truncates) index bytes beyond its ``committed`` counts, and
-shard files it does not list. See docs/scale.md for the format rationale.
+renamed; its shards.jsonl line, index rows, names and new metas are appended and fsynced; then
+``manifest.json`` (small, constant size) is replaced atomically with the new committed lengths.
+Only the manifest says what is complete: a reader or a resumed pack ignores (and truncates)
+bytes beyond its ``committed`` lengths, and shard files beyond its shard count. See docs/scale.md for the format rationale.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from ..item import ItemMeta
 FORMAT = "ncz-dataset"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+SHARDS = "shards.jsonl"
 INDEX = "index.bin"
 NAMES = "names.bin"
 METAS = "metas.jsonl"
@@ -164,7 +166,7 @@ class DatasetIndex:
         self._names: bytes | None = None
         lines = _read_committed(self.root / METAS, int(c["metas_bytes"])).decode("utf-8").splitlines()
         self.metas = [meta_from_json(json.loads(s)) for s in lines]
-        self.shards: list[dict] = self.manifest["shards"]
+        self.shards: list[dict] = read_shards(self.root, self.manifest)
         self.check_bytes = int(self.params.get("check_bytes", 0))
 
     def __len__(self) -> int:
@@ -220,6 +222,16 @@ class DatasetIndex:
         return int(self.shards[k]["first"])
 
 
+def read_shards(root: Path, manifest: dict) -> list[dict]:
+    """The committed shard entries (``shards.jsonl`` up to the manifest's committed length)."""
+    n = int(manifest["committed"]["shards_bytes"])
+    raw = _read_committed(root / SHARDS, n) if n else b""
+    out = [json.loads(s) for s in raw.decode("utf-8").splitlines()]
+    if len(out) != int(manifest["totals"]["shards"]):
+        raise FormatError(f"{root / SHARDS}: {len(out)} shard entries, the manifest says {manifest['totals']['shards']}")
+    return out
+
+
 class IndexWriter:
     """Write side: creates or resumes a data set folder and commits one shard at a time."""
 
@@ -228,7 +240,7 @@ class IndexWriter:
         self.manifest = manifest
         c = manifest["committed"]
         for fname, n in ((INDEX, c["records"] * INDEX_DTYPE.itemsize), (NAMES, c["names_bytes"]),
-                         (METAS, c["metas_bytes"])):
+                         (METAS, c["metas_bytes"]), (SHARDS, c["shards_bytes"])):
             p = root / fname
             with open(p, "ab") as f:             # create if missing, then cut uncommitted bytes
                 if f.tell() < n:
@@ -236,6 +248,7 @@ class IndexWriter:
                 f.truncate(n)
         meta_lines = (root / METAS).read_bytes().decode("utf-8").splitlines()
         self.meta_ids = {meta_from_json(json.loads(s)): i for i, s in enumerate(meta_lines)}
+        self.shards = read_shards(root, manifest)
 
     @property
     def records(self) -> int:
@@ -245,7 +258,7 @@ class IndexWriter:
     @property
     def n_shards(self) -> int:
         """Shards committed so far."""
-        return len(self.manifest["shards"])
+        return len(self.shards)
 
     def meta_id(self, meta: ItemMeta, new: list[ItemMeta]) -> int:
         """Index of ``meta`` in the table, appending it to ``new`` (to be committed) if unseen."""
@@ -261,22 +274,28 @@ class IndexWriter:
         k = self.n_shards
         path = self.root / shard_name(k)
         write_durable(path, shard_bytes)
-        c = self.manifest["committed"]
+        c, tot = self.manifest["committed"], self.manifest["totals"]
         raw_names = b"".join(n.encode("utf-8") for n in names)
         meta_raw = b"".join((json.dumps(meta_to_json(m)) + "\n").encode() for m in new_metas)
-        for fname, blob in ((INDEX, rows.astype(INDEX_DTYPE).tobytes()), (NAMES, raw_names), (METAS, meta_raw)):
+        first = c["records"]
+        entry = {"file": path.name, "first": first, "records": int(len(rows)), "bytes": len(shard_bytes),
+                 "payload_bytes": int(rows["length"].sum()), "sha256": hashlib.sha256(shard_bytes).hexdigest(),
+                 **stats}
+        shard_raw = (json.dumps(entry) + "\n").encode()
+        for fname, blob in ((INDEX, rows.astype(INDEX_DTYPE).tobytes()), (NAMES, raw_names), (METAS, meta_raw),
+                            (SHARDS, shard_raw)):
             with open(self.root / fname, "ab") as f:
                 f.write(blob)
                 f.flush()
                 os.fsync(f.fileno())
-        first = c["records"]
-        self.manifest["shards"].append({
-            "file": path.name, "first": first, "records": int(len(rows)), "bytes": len(shard_bytes),
-            "payload_bytes": int(rows["length"].sum()), "sha256": hashlib.sha256(shard_bytes).hexdigest(),
-            **stats})
+        self.shards.append(entry)
         c["records"] = first + int(len(rows))
         c["names_bytes"] += len(raw_names)
         c["metas_bytes"] += len(meta_raw)
+        c["shards_bytes"] += len(shard_raw)
+        tot["shards"] += 1
+        for k in ("bytes", "payload_bytes", "input_bytes", "units"):
+            tot[k] += int(entry.get(k, 0))
         self.save()
 
     def finish(self) -> None:
@@ -293,10 +312,11 @@ def new_manifest(params: dict, total: int, classes: Iterable[str], extra: dict) 
     """A fresh manifest: nothing committed yet."""
     return {"format": FORMAT, "version": FORMAT_VERSION, "params": params, "records_total": int(total),
             "classes": list(classes), **extra, "complete": False,
-            "committed": {"records": 0, "names_bytes": 0, "metas_bytes": 0}, "shards": []}
+            "committed": {"records": 0, "names_bytes": 0, "metas_bytes": 0, "shards_bytes": 0},
+            "totals": {"shards": 0, "bytes": 0, "payload_bytes": 0, "input_bytes": 0, "units": 0}}
 
 
-OWN_FILES = (MANIFEST, INDEX, NAMES, METAS)
+OWN_FILES = (MANIFEST, SHARDS, INDEX, NAMES, METAS)
 
 
 def own_paths(root: Path) -> list[Path]:

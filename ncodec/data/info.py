@@ -18,11 +18,9 @@ def dataset_info(root: str | Path, check: bool = True, decode: bool = False) -> 
     """Totals and (with ``check``) per-shard checks of the data set at ``root``."""
     idx = DatasetIndex(root)
     man = idx.manifest
-    shards = man["shards"]
-    file_bytes = int(sum(s["bytes"] for s in shards))
-    payload = int(sum(s["payload_bytes"] for s in shards))
-    units = int(sum(s.get("units", 0) for s in shards))
-    input_bytes = int(sum(s.get("input_bytes", 0) for s in shards))
+    tot = man["totals"]
+    n_shards = int(tot["shards"])
+    file_bytes, payload, units, input_bytes = (int(tot[k]) for k in ("bytes", "payload_bytes", "units", "input_bytes"))
     media = man.get("media", "")
     unit = {"image": "bpp", "video": "bpp", "audio": "bits/sample"}.get(media, "bits/element")
     labels = idx.labels()
@@ -31,7 +29,7 @@ def dataset_info(root: str | Path, check: bool = True, decode: bool = False) -> 
         "path": str(idx.root), "codec": p["codec"], "quality": p["quality"], "model_id": p["model_id"],
         "options": p["options"], "lossless": man.get("lossless"), "media": media,
         "complete": idx.complete, "records": len(idx), "records_total": man["records_total"],
-        "shards": len(shards), "shard_size": p["shard_size"], "file_bytes": file_bytes, "payload_bytes": payload,
+        "shards": n_shards, "shard_size": p["shard_size"], "file_bytes": file_bytes, "payload_bytes": payload,
         "input_bytes": input_bytes, "ratio": input_bytes / file_bytes if file_bytes else None,
         "rate": 8 * file_bytes / units if units else None, "rate_unit": unit,
         "overhead_per_record": (file_bytes - payload) / len(idx) if len(idx) else None,
@@ -39,7 +37,7 @@ def dataset_info(root: str | Path, check: bool = True, decode: bool = False) -> 
         "sources": p["sources"],
     }
     if check:
-        checks = DatasetReader(root).check(decode=decode) if shards else []
+        checks = DatasetReader(root).check(decode=decode) if n_shards else []
         out["shard_checks"] = checks
         out["bad_shards"] = [c["file"] for c in checks if c["status"] != "ok"]
     return out

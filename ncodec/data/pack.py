@@ -195,7 +195,7 @@ def open_output(root: Path, params: dict, total: int, classes: Sequence[str], ex
         w.save()
         return w
     w = IndexWriter(root, man)
-    listed = {s["file"] for s in man["shards"]}
+    listed = {s["file"] for s in w.shards}
     for p in ours:           # shards written after the last commit, and temp files: redone identically
         if (p.name.startswith("shard-") and p.name not in listed) or p.name.endswith(".tmp"):
             p.unlink()
@@ -262,10 +262,10 @@ def pack(inputs: Sequence[str] | Source, out: str | Path, codec: str | None = No
             writer.finish()
     finally:
         bar.close()
-    shards = writer.manifest["shards"]
-    return PackResult(root=root, records=writer.records, shards=len(shards), resumed_from=start,
+    tot = writer.manifest["totals"]
+    return PackResult(root=root, records=writer.records, shards=tot["shards"], resumed_from=start,
                       encoded=total - start, seconds=time.perf_counter() - t0, input_bytes=input_bytes,
-                      file_bytes=int(sum(s["bytes"] for s in shards)), workers=workers_seen,
+                      file_bytes=int(tot["bytes"]), workers=workers_seen,
                       ideal_bits=ideal if start < total else None)
 
 

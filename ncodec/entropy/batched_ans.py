@@ -203,7 +203,8 @@ class BatchedAnsDecoder:
         self.step = 0
         self._ragged = bool(b and (self.lengths != self.lengths.max()).any())
         self._mask = np.uint64((1 << self.precision) - 1)
-        self._flush_shift = np.uint64(32 - self.precision)   # the encoder emits a word only from states >= f * 2**(64-prec)
+        # the encoder emits a word only from states >= f * 2**(64-prec): a read word needs x >= f * 2**(32-prec)
+        self._flush_shift = np.uint64(32 - self.precision)
 
     def decode(self, pmf: np.ndarray) -> np.ndarray:
         """Decode one symbol per stream with integer PMFs (B, K) summing to 2**precision.
