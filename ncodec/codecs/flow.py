@@ -30,9 +30,11 @@ class Flow(Codec):
     weights = ("flow_mnist", "flow_fashion", "flow_photo")
     description = ("integer discrete flow, lossless: 28x28 gray (q1 MNIST, q2 Fashion-MNIST weights), "
                    "RGB in 32x32 tiles (photo weights)")
-    # decoding runs near 6k pixels/s on 2 cores: the default cap (256 x 256) keeps a decode
-    # near 10 s; larger photos need --max-pixels / max_pixels=
-    decode_max_pixels = {"image": 1 << 16}
+    # decoding runs near 6k pixels/s on this 2-core machine (and a junk payload decodes as long
+    # as a real one): the default cap (32768 px, e.g. 181 x 181) keeps a decode near 5 s;
+    # larger photos need --max-pixels / max_pixels= (code that decodes files it just made can
+    # pass their size)
+    decode_max_pixels = {"image": 1 << 15}
 
     # --- model selection --------------------------------------------------------------
     def model_id(self, quality: int) -> bytes:

@@ -122,6 +122,29 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 50
     return hits / max(len(x), 1), time.perf_counter() - t0
 
 
+def decode_cost(root: Path, n: int = 200) -> dict[str, float]:
+    """Milliseconds per record, one thread, latents vs full decode of the same records, alternating
+    record by record (so a machine whose load changes affects both alike)."""
+    from .reader import DatasetReader
+    rd = DatasetReader(root)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        rd.decode_latents(0)
+        rd.decode(0)
+        n = min(n, len(rd))
+        tl = tp = 0.0
+        for i in range(n):
+            t0 = time.perf_counter()
+            rd.decode_latents(i)
+            t1 = time.perf_counter()
+            rd.decode(i)
+            tl, tp = tl + t1 - t0, tp + time.perf_counter() - t1
+    finally:
+        torch.set_num_threads(threads)
+    return {"records": n, "latents_ms": 1e3 * tl / n, "full_decode_ms": 1e3 * tp / n}
+
+
 def _latent_tensor(arrays: list[np.ndarray], length: int | None) -> torch.Tensor:
     if length is not None:
         arrays = [_fix_last(a, length) for a in arrays]
@@ -182,6 +205,7 @@ def compare(task: str = "mnist", quality: int = 1, train: int | None = 10000, te
                     "end_to_end_examples_per_s": n_test / (pix["test"][2] + pinfer),
                     "params": sum(p.numel() for p in pnet.parameters())}
     out["n_train"], out["n_test"] = n_train, n_test
+    out["decode_cost_one_thread"] = decode_cost(roots["test"])
     return out
 
 
