@@ -155,3 +155,22 @@ def test_cli_compress_speech(tmp_path, cli):
     # default level: 0.78 bits/sample at 10.2 dB on this clip (raw PCM is 16 bits/sample)
     assert out.stat().st_size * 8 / orig.data.shape[0] <= 1.0
     assert snr(orig.data.astype(np.float64), back.data.astype(np.float64)) >= 7.0
+
+
+def test_decode_is_identical_under_1_and_2_threads():
+    """The same payload decodes to the same bytes whatever torch's thread count (Kodak 256x256 crop)."""
+    from ncodec.io import read_item as _read
+    img = _read(D.paths("kodak")[2]).data[128:384, 128:384]
+    it = Item.from_array(np.ascontiguousarray(img), "image")
+    codec = get_codec("wavelet")
+    payload = codec.encode(it, 6, {}).payload
+    before = torch.get_num_threads()
+    try:
+        outs = []
+        for n in (1, 2, 1):
+            torch.set_num_threads(n)
+            outs.append(codec.decode(payload, it.meta, 6).data)
+    finally:
+        torch.set_num_threads(before)
+    assert np.array_equal(outs[0], outs[1]) and np.array_equal(outs[0], outs[2])
+    assert torch.get_num_threads() == before

@@ -9,6 +9,7 @@ depend on how items are batched.
 from __future__ import annotations
 
 import zlib
+from contextlib import contextmanager
 from functools import lru_cache
 
 import numpy as np
@@ -70,7 +71,8 @@ class _Engine:
     def decode(self, payload: bytes, spatial: tuple[int, ...], level: int) -> torch.Tensor:
         """Payload -> reconstruction (1, C, *spatial) in model units."""
         y_sym, mu, q = self._symbols(payload, spatial, level)
-        x_hat = self.model.decode_latents(torch.from_numpy(y_sym.astype(np.float64)), mu, q)
+        with single_thread():
+            x_hat = self.model.decode_latents(torch.from_numpy(y_sym.astype(np.float64)), mu, q)
         crop = (slice(None), slice(None)) + tuple(slice(0, s) for s in spatial)
         return x_hat[crop]
 
@@ -102,6 +104,19 @@ class _Engine:
         if _check_bytes(z_sym, y_sym) != payload[:2]:
             raise CodecError("wavelet: payload is corrupted or truncated (latent check mismatch)")
         return y_sym, mu, q
+
+
+@contextmanager
+def single_thread():
+    """Run the float32 synthesis on one intra-op thread: how a convolution splits its sums across
+    threads changes the last float bits (and so +-1 in a few rounded samples); one thread makes the
+    decoded bytes independent of the caller's thread count. Per CPU-second it costs nothing."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _check_bytes(z_sym: np.ndarray, y_sym: np.ndarray) -> bytes:
