@@ -16,7 +16,7 @@ from ..errors import InputError
 from .encode import ChunkEncoder, ChunkJob, EncodedChunk
 
 ENGINES = ("local", "ray")
-_WORKER: ChunkEncoder | None = None
+_WORKER: ChunkEncoder | BaseException | None = None
 
 
 def default_workers() -> int:
@@ -61,10 +61,15 @@ def _init_worker(job: ChunkJob) -> None:
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)      # the parent handles Ctrl-C and stops the pool
     _single_thread()
-    _WORKER = ChunkEncoder(job)
+    try:
+        _WORKER = ChunkEncoder(job)
+    except Exception as exc:  # noqa: BLE001 - a raising initializer makes Pool respawn forever:
+        _WORKER = exc             # keep the error and raise it from the first job instead
 
 
 def _work(span: tuple[int, int]) -> EncodedChunk:
+    if isinstance(_WORKER, BaseException):
+        raise _WORKER
     assert _WORKER is not None
     return _WORKER(*span)
 

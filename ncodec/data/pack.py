@@ -84,7 +84,7 @@ def payload_offsets(data: bytes, payloads: Sequence[bytes]) -> list[int]:
         if o < 0:
             raise RuntimeError("payload not found in the packed shard (container layout changed?)")
         out.append(o)
-        limit = o + len(p) - 1 if p else o
+        limit = o                                   # the previous payload ends before this one
     return out[::-1]
 
 
