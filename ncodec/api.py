@@ -30,9 +30,19 @@ MAX_NAME_BYTES = 255          # per path component, as most file systems allow
 MAX_NAME_DEPTH = 32
 
 
-def default_codec(media: str, lossy: bool = False) -> str:
-    """Name of the default codec for a media kind (lossless unless ``lossy``)."""
+def _digit_like(items: Sequence[Item]) -> bool:
+    """28x28 uint8 gray images (MNIST-style): where the learned circuit codec beats every classical
+    one (MNIST 1.28 bpd vs zstd 1.97, WebP-lossless 2.12 on a 10k archive)."""
+    return bool(items) and all(it.meta.media == "image" and it.meta.dtype == "uint8"
+                               and tuple(it.meta.shape) in ((28, 28), (28, 28, 1)) for it in items)
+
+
+def default_codec(media: str, lossy: bool = False, items: Sequence[Item] = ()) -> str:
+    """Name of the default codec for a media kind (lossless unless ``lossy``); the measured winner
+    for the content where the evidence is clear (28x28 digit stacks -> ``hclt``)."""
     names = available()
+    if not lossy and "hclt" in names and _digit_like(items):
+        return "hclt"
     for name in (DEFAULT_LOSSY if lossy else DEFAULT_LOSSLESS)[media]:
         if name in names:
             return name
@@ -206,7 +216,7 @@ def compress_items(items: Sequence[Item], codec: str | None = None, quality: int
     media = items[0].meta.media
     if any(it.meta.media != media for it in items):
         raise InputError("all inputs of one archive must be of one media kind")
-    name = codec or default_codec(media, lossy=quality is not None)
+    name = codec or default_codec(media, lossy=quality is not None, items=items)
     c: Codec = get_codec(name)
     q = c.resolve_quality(quality)
     opts = c.resolve_options(options)

@@ -1,0 +1,34 @@
+"""Defaults follow the measurements: digit stacks go to the circuit codec, and `ncodec list` says so."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+import ncodec
+from ncodec import data as D
+from ncodec.item import Item
+
+
+def test_digit_stack_defaults_to_hclt_and_beats_the_classical_default():
+    x, _ = D.arrays("mnist", "test")
+    stack = Item.from_array(np.ascontiguousarray(x[:200]), "tensor")
+    res = ncodec.compress(stack)
+    assert res.codec == "hclt"
+    back = ncodec.decompress(res.data)
+    assert np.array_equal(np.stack([it.data for it in back]), x[:200])
+    jxl = ncodec.compress(stack, codec="jpegxl-lossless")
+    assert len(res.data) < 0.75 * len(jxl.data), (len(res.data), len(jxl.data))
+
+
+def test_other_images_keep_the_classical_default():
+    img = Item.from_array(np.zeros((28, 29), np.uint8), "image")
+    assert ncodec.compress(img).codec == "jpegxl-lossless"
+
+
+def test_list_marks_defaults(cli):
+    r = cli("list", "--json")
+    rows = {row["name"]: row for row in json.loads(r.stdout)}
+    assert "28x28 digit stacks" in rows["hclt"]["default_for"]
+    assert "audio lossless" in rows["flac"]["default_for"]
+    assert rows["webp"]["default_for"] == []
