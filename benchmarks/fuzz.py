@@ -29,7 +29,7 @@ import fuzzlib  # noqa: E402
 
 # relative share of cases per codec (roughly inverse to its decode time per case)
 WEIGHTS = {c: 1.0 for c in fuzzlib.CODECS}
-WEIGHTS.update({"hclt": 0.012, "flow": 0.04, "wavelet": 0.05, "nerv": 0.3, "hnerv": 0.3, "opus": 0.8})
+WEIGHTS.update({"hclt": 0.04, "flow": 0.06, "wavelet": 0.08, "nerv": 0.3, "hnerv": 0.3, "opus": 0.8})
 KIND_SHARE = {"payload": 0.55, "header": 0.20, "shape": 0.20, "limit": 0.05}
 LEARNED = ("hclt", "flow", "wavelet", "nerv", "hnerv")
 
@@ -44,6 +44,10 @@ def split(total: int, codecs: list[str], max_limit: int) -> dict[str, dict[str, 
         if c in LEARNED:
             kinds["limit"] = min(kinds["limit"], max_limit)
         out[c] = kinds
+    short = total - sum(sum(k.values()) for k in out.values())
+    classical = [c for c in codecs if c not in LEARNED] or codecs
+    for i in range(max(0, short)):                  # rounding: top up to at least ``total``
+        out[classical[i % len(classical)]]["payload"] += 1
     return out
 
 

@@ -77,6 +77,8 @@ def read_one(spec: dict) -> dict:
         if first is None:
             first = time.perf_counter() - t0
         count += len(b)
+        if time.perf_counter() - t0 > spec["read_seconds"]:
+            break                     # slow decoders: a time cap, the rate stays valid
     wall = time.perf_counter() - t0
     return {"set": spec["set"], "codec": spec["codec"], "loader_workers": spec["workers"], "samples": count,
             "first_batch_s": first, "samples_per_s": count / wall, "wall_s": wall,
@@ -100,6 +102,7 @@ def main() -> int:
     p.add_argument("--sets", default=",".join(SETS), help="comma-separated: " + ",".join(SETS))
     p.add_argument("--engines", default=",".join(f"{e}-{w}" for e, w in ENGINES), help="e.g. local-1,local-2,ray-2")
     p.add_argument("--read-limit", type=int, default=None, help="samples NczDataset reads (default 10000; quick 300)")
+    p.add_argument("--read-seconds", type=float, default=60.0, help="stop a read measurement after this long")
     p.add_argument("--shard-size", default="64MB")
     p.add_argument("--out", help=f"result file (default {RESULTS.name}; --quick: pack_quick.json)")
     a = p.parse_args()
@@ -134,7 +137,7 @@ def main() -> int:
                 read_src = outs.get(("local", 2)) or next(iter(outs.values()))
                 for lw in (0, 2):
                     rr = _child("read_one", {"set": name, "codec": codec, "out": str(read_src), "workers": lw,
-                                             "read_limit": read_limit})
+                                             "read_limit": read_limit, "read_seconds": a.read_seconds})
                     reads.append(rr)
                     if "error" not in rr:
                         print(f"{'':8} {codec:14} NczDataset workers={lw}: first batch {rr['first_batch_s']:.2f} s, "

@@ -11,7 +11,10 @@ and every other record still reads.
 - ``"item"``: the decoded ``Item`` (array + metadata + name);
 - ``"latents"``: the codec's dequantized latents (C, *latent spatial) float32 without its
   synthesis transform (codecs with ``decode_latents``: ``wavelet``): learning from compressed
-  data skips the decoder's most expensive half.
+  data skips the synthesis transform.
+
+Samples of varying size (BSDS500 photos, FSDD clips and their latents) need a ``transform``
+that crops/pads them, or a ``collate_fn`` that keeps a list, before a DataLoader can batch them.
 """
 from __future__ import annotations
 
