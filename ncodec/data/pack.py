@@ -212,13 +212,19 @@ def pack(inputs: Sequence[str] | Source, out: str | Path, codec: str | None = No
     ``codec`` None picks the media's default (lossy when ``quality`` is given). ``verify``
     decodes every chunk again as a reader would (lossless: exactly the input). ``limit`` packs
     the first records only. ``chunk`` is records per unit of work (default: about 8 MB of input,
-    at most 1024, at least 4 chunks per worker). ``check_bytes`` is the per-record content check width (2, 4 or 8; 2 keeps
-    archive overhead near 3 bytes per record).
+    at most 1024, at least 4 chunks per worker). ``check_bytes`` is the per-record content check
+    width (2, 4 or 8; 2 keeps archive overhead near 3 bytes per record).
     """
     from ..api import default_codec
     t0 = time.perf_counter()
     source = inputs if isinstance(inputs, Source) else open_source(inputs)
     total = len(source) if limit is None else min(int(limit), len(source))
+    if total <= 0:
+        raise InputError("nothing to pack: --limit leaves no records")
+    if chunk is not None and chunk < 1:
+        raise InputError(f"chunk must be at least 1 record, not {chunk}")
+    if check_bytes not in container.CHECK_CODES:
+        raise InputError(f"check_bytes must be one of {sorted(container.CHECK_CODES)}, not {check_bytes}")
     first = source.read(0, 1)[0]
     name = codec or default_codec(first.meta.media, lossy=quality is not None)
     c = get_codec(name)
@@ -236,8 +242,7 @@ def pack(inputs: Sequence[str] | Source, out: str | Path, codec: str | None = No
     start = writer.records
     builder = ShardBuilder(writer, c.name, c.version, q, model_id, size)
     job = ChunkJob(source=source, codec=c.name, quality=q, options=opts, verify=verify, check_bytes=check_bytes)
-    n_chunk = chunk or _auto_chunk(source, min(start, total - 1), total - start,
-                                   workers or default_workers())
+    n_chunk = chunk or _auto_chunk(source, min(start, total - 1), total - start, workers or default_workers())
     spans = [(s, min(s + n_chunk, total)) for s in range(start, total, n_chunk)]
     from tqdm.auto import tqdm
     show = sys.stderr.isatty() if progress is None else progress
