@@ -58,7 +58,8 @@ class Item:
     def from_array(cls, data: np.ndarray, media: str, name: str = "", sample_rate: int = 0,
                    frame_rate: Fraction | float | int = 0) -> "Item":
         """Wrap an array, deriving shape and dtype from it."""
-        data = np.ascontiguousarray(data)
+        data = np.asarray(data)
+        data = data if data.flags.c_contiguous else np.ascontiguousarray(data)   # keeps 0-d arrays 0-d
         meta = ItemMeta(media=media, shape=data.shape, dtype=data.dtype.name,
                         sample_rate=sample_rate, frame_rate=Fraction(frame_rate).limit_denominator(1001000))
         return cls(data=data, meta=meta, name=name)

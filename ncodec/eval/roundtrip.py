@@ -73,7 +73,7 @@ def decode_file(data: bytes, originals: Sequence[Item], enc_s: float | None = No
                 measure: bool = True) -> Trip:
     """Decode an .ncz file (timed: parsing, checks and decoding) and compare it with the items it
     was made from; for files made elsewhere (e.g. a cached fit), the encode time is given."""
-    (c, decoded), dec_s, dec_cpu = timed(lambda: _open_and_decode(data))
+    (c, decoded), dec_s, dec_cpu = timed(lambda: _open_and_decode(data, originals))
     trip = Trip(data=data, originals=list(originals), decoded=decoded, codec=c.codec, quality=int(c.quality),
                 payload_bytes=c.payload_bytes, model_id=c.model_id, codec_version=int(c.codec_version),
                 enc_s=enc_s, enc_cpu_s=enc_cpu_s, dec_s=dec_s, dec_cpu_s=dec_cpu, ideal_bits=ideal_bits)
@@ -84,10 +84,16 @@ def decode_file(data: bytes, originals: Sequence[Item], enc_s: float | None = No
     return trip
 
 
-def _open_and_decode(data: bytes):
-    """What ``decompress_bytes`` does (parse, check, decode all records), keeping the header."""
+def _open_and_decode(data: bytes, originals: Sequence[Item]):
+    """What ``decompress_bytes`` does (parse, check, decode all records), keeping the header.
+
+    The decode limits are sized to the items just coded (a measured file is trusted: the default
+    limits exist for files from elsewhere, e.g. flow's 32k-pixel cap on junk payloads)."""
     from .. import api
-    arc = api.open(data)
+    from .. import limits as L
+    px = max([L.DEFAULT_MAX_PIXELS] + [L.pixels_of(it.meta) for it in originals])
+    nbytes = max(L.DEFAULT_MAX_BYTES, sum(it.data.nbytes for it in originals))
+    arc = api.open(data, max_pixels=px, max_bytes=nbytes)
     return arc.container, arc.decode_all()
 
 

@@ -58,12 +58,12 @@ codec_file = work / "tinyctx.py"
 # %%
 %%writefile $codec_file
 """tinyctx: lossless 28x28 digits with a learned context table (a notebook example codec)."""
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ncodec.codecs import Codec, register, short_hash
+from ncodec.codecs.base import Encoded
 from ncodec.entropy import EntropyDecoder, EntropyEncoder, quantize_probs
 from ncodec.errors import CodecError, UnsupportedInputError
 from ncodec.item import Item, ItemMeta
@@ -97,10 +97,10 @@ class TinyCtx(Codec):
     name = "tinyctx"
     media = "image"
     lossless = True
-    description = "example: learned context table, lossless 28x28 gray (weights: $TINYCTX_WEIGHTS)"
+    description = "example: learned context table, lossless 28x28 gray (weights: tinyctx.npz beside this file)"
 
     def _weights(self) -> Path:
-        return Path(os.environ["TINYCTX_WEIGHTS"])
+        return Path(__file__).with_name("tinyctx.npz")
 
     def _tables(self) -> np.ndarray:
         """Integer PMF table (N_CTX, 256), the same for encoder and decoder."""
@@ -119,11 +119,11 @@ class TinyCtx(Codec):
         if item.data.shape not in ((28, 28), (28, 28, 1)) or item.data.dtype != np.uint8:
             raise UnsupportedInputError("tinyctx: needs 28x28 uint8 grayscale images")
 
-    def encode(self, item: Item, quality: int) -> bytes:
+    def encode(self, item: Item, quality: int, options) -> Encoded:
         x = item.data.reshape(1, 28, 28)
         enc = EntropyEncoder()
         enc.encode(x.reshape(-1), self._tables()[contexts(x).reshape(-1)])
-        return enc.finish()
+        return Encoded(enc.finish(), enc.ideal_bits)     # payload and its ideal bits, together
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         tables = self._tables()
@@ -133,11 +133,6 @@ class TinyCtx(Codec):
             for j in range(28):
                 img[i, j] = dec.decode(tables[pixel_context(img, i, j)][None])[0]
         return Item(img.reshape(meta.shape), meta)
-
-    def estimate_bits(self, item: Item, quality: int) -> float:
-        x = item.data.reshape(1, 28, 28)
-        t = self._tables()
-        return float(np.sum(24 - np.log2(t[contexts(x).reshape(-1), x.reshape(-1)])))
 
 # %%
 sys.path.insert(0, str(work))
@@ -217,14 +212,13 @@ ax.set_ylabel("bpd"); ax.grid(alpha=0.3)
 # %% [markdown]
 # ## 3. Save the weights and use the codec
 #
-# The codec reads its weights from the file in `$TINYCTX_WEIGHTS`; every file it writes stores
+# The codec reads its weights from `tinyctx.npz` beside its module; every file it writes stores
 # the first 8 bytes of that file's sha256, so a file made with other weights is refused instead
 # of being decoded into garbage.
 
 # %%
 weights = work / "tinyctx.npz"
 np.savez(weights, logits=model.logits.detach().numpy())
-os.environ["TINYCTX_WEIGHTS"] = str(weights)
 print(f"weights: {weights.stat().st_size / 1024:.0f} KiB")
 
 stack = ncodec.Item.from_array(x_test, "tensor")
