@@ -47,6 +47,9 @@ def register(sub) -> None:
     rd.add_argument("--out", default="eval_results.json", help="results JSON (a CSV is written beside it)")
     rd.add_argument("--batch", type=int, default=None,
                     help="code items in archives of N (one row per archive; e.g. MNIST digits)")
+    rd.add_argument("--engine", choices=["local", "ray"], default="local",
+                    help="local process pool (default) or Ray tasks (local Ray, or --ray-address)")
+    rd.add_argument("--ray-address", default=None, help="an existing Ray cluster (default: start one here)")
     rd.set_defaults(func=run_rd)
 
     bd = esub.add_parser("bd", help="BD-rate / BD-PSNR table of a results file")
@@ -60,6 +63,11 @@ def register(sub) -> None:
     _common(tk)
     tk.add_argument("--task", required=True, help="mnist, fashion-mnist or fsdd")
     tk.add_argument("--out", default="eval_results.json")
+    tk.add_argument("--domain", choices=["pixel", "latent"], default="pixel",
+                    help="pixel: shipped classifier on decoded data; latent: train on the wavelet codec's "
+                         "dequantized latents (no synthesis) beside a pixel classifier on the same files")
+    tk.add_argument("--train", type=int, default=10000, help="--domain latent: train records (0: whole split)")
+    tk.add_argument("--epochs", type=float, default=3.0, help="--domain latent: training epochs")
     tk.set_defaults(func=run_task)
 
     rp = esub.add_parser("report", help="write a Markdown page (tables + PNG plots) for a results file")
@@ -87,7 +95,8 @@ def run_rd(args: argparse.Namespace) -> int:
     from ..eval.sweep import aggregate, load_dataset, run_sweep, save_results
     items = load_dataset(args.data, args.limit)
     rows = run_sweep(items, _codecs(args.codec), parse_levels(args.levels), dataset=args.data,
-                     workers=args.workers, progress=not args.quiet, batch=args.batch)
+                     workers=args.workers, progress=not args.quiet, batch=args.batch,
+                     engine=args.engine, ray_address=args.ray_address)
     out = save_results(args.out, rows, merge=not args.no_merge)
     pts = aggregate(rows)
     print_table(pts, ["codec", "quality", "items", "rate", "psnr", "ms_ssim", "snr", "enc_cpu_ms", "dec_cpu_ms",
@@ -119,7 +128,38 @@ def run_bd(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_latent_task(args: argparse.Namespace) -> int:
+    """Latent- vs pixel-domain accuracy and examples/s on the same wavelet files, per level."""
+    import json
+    from pathlib import Path
+
+    from ..bench._common import print_table
+    from ..data.latent_task import compare
+    if _codecs(args.codec) != ["wavelet"]:
+        raise InputError("--domain latent works on the wavelet codec's latents: use --codec wavelet")
+    levels = parse_levels(args.levels) or {}
+    qs = [int(q) for q in (levels.get("wavelet") or levels.get("*") or [1])]
+    rows = [compare(args.task, q, args.train or None, args.limit, args.epochs, args.workers or 2)
+            for q in qs]
+    table = [{"quality": r["quality"], "rate": r["rate"], "latent_acc": r["latent"]["accuracy"],
+              "pixel_acc": r["pixel"]["accuracy_trained_on_decoded"],
+              "shipped_acc": r["pixel"]["accuracy_shipped_clean_classifier"],
+              "latent_ex_s": r["latent"]["end_to_end_examples_per_s"],
+              "pixel_ex_s": r["pixel"]["end_to_end_examples_per_s"]} for r in rows]
+    print_table(table, list(table[0]), title=f"{args.task}: latent vs pixel domain, rate in {rows[0]['rate_unit']}")
+    out = Path(args.out)
+    old = json.loads(out.read_text()).get("latent_rows", []) if out.exists() and not args.no_merge else []
+    keep = [r for r in old if (r["task"], r["quality"]) not in {(n["task"], n["quality"]) for n in rows}]
+    data = json.loads(out.read_text()) if out.exists() and not args.no_merge else {"rows": []}
+    data["latent_rows"] = keep + rows
+    out.write_text(json.dumps(data, indent=1) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
 def run_task(args: argparse.Namespace) -> int:
+    if args.domain == "latent":
+        return run_latent_task(args)
     from ..bench._common import print_table
     from ..eval.downstream import lowest_rate_within, run_task_eval
     from ..eval.sweep import save_results

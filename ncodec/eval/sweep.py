@@ -103,13 +103,18 @@ def default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
-def map_jobs(fn, jobs: list, workers: int | None, desc: str, progress: bool) -> list:
-    """``[fn(j) for j in jobs]`` in order, over a spawn process pool when ``workers`` > 1, with a progress bar."""
+def map_jobs(fn, jobs: list, workers: int | None, desc: str, progress: bool, engine: str = "local",
+             ray_address: str | None = None) -> list:
+    """``[fn(j) for j in jobs]`` in order, with a progress bar: in this process, over a spawn process
+    pool when ``workers`` > 1, or as Ray tasks (``engine="ray"``: a local Ray started in-process with
+    ``workers`` CPUs, or the cluster at ``ray_address``)."""
     from tqdm.auto import tqdm
     workers = default_workers() if workers is None else max(1, workers)
     bar = tqdm(total=len(jobs), desc=desc, disable=not progress, dynamic_ncols=True)
     results: list = []
-    if workers == 1 or len(jobs) <= 1:
+    if engine == "ray":
+        results = _map_ray(fn, jobs, workers, ray_address, bar)
+    elif workers == 1 or len(jobs) <= 1:
         for j in jobs:
             results.append(fn(j))
             bar.update(1)
@@ -123,9 +128,38 @@ def map_jobs(fn, jobs: list, workers: int | None, desc: str, progress: bool) -> 
     return results
 
 
+def _map_ray(fn, jobs: list, workers: int, address: str | None, bar) -> list:
+    """Ray tasks of ``fn`` over ``jobs``, results in job order (each task pins torch to one thread)."""
+    from ..data.engines import ray_available
+    from ..errors import InputError
+    if not ray_available():
+        raise InputError("--engine ray needs Ray: pip install 'ncodec[ray]'")
+    import ray
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
+                 log_to_driver=False, ignore_reinit_error=True)
+    try:
+        task = ray.remote(num_cpus=1)(_ray_call)
+        refs = [task.remote(fn, j) for j in jobs]
+        out = []
+        for ref in refs:
+            out.append(ray.get(ref))
+            bar.update(1)
+        return out
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _ray_call(fn, job):
+    _init_worker()
+    return fn(job)
+
+
 def run_sweep(items: Sequence[Item], codecs: Sequence[str], levels: dict[str, list[int]] | None = None,
               dataset: str = "", workers: int | None = None, progress: bool = True, batch: int | None = None,
-              keep_names: bool = True) -> list[dict]:
+              keep_names: bool = True, engine: str = "local", ray_address: str | None = None) -> list[dict]:
     """Rows for every item × codec × level; ``levels`` maps codec -> levels (default: codec_levels).
 
     ``batch`` codes items in archives of that many (e.g. 10k MNIST digits as one file): one row per
@@ -144,7 +178,7 @@ def run_sweep(items: Sequence[Item], codecs: Sequence[str], levels: dict[str, li
             rows += [dict(code_item(p, c, -1, dataset, i, keep_names), error=f"{type(exc).__name__}: {exc}")
                      for i, p in enumerate(parts)]
     jobs = [(p, c, plan[c], dataset, i, keep_names) for c in plan for i, p in enumerate(parts)]
-    for job_rows in map_jobs(_job, jobs, workers, f"rd {dataset}", progress):
+    for job_rows in map_jobs(_job, jobs, workers, f"rd {dataset}", progress, engine, ray_address):
         rows.extend(job_rows)
     rows.sort(key=lambda r: (r["codec"], r["quality"], r["index"]))
     return rows
