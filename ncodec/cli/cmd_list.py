@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from functools import lru_cache
 
 from ..codecs.base import available
 from ..errors import UnknownCodecError
@@ -16,6 +17,7 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+@lru_cache(maxsize=1)
 def _defaults() -> dict[str, list[str]]:
     """codec name -> what it is the default for (from ncodec.api's preference lists)."""
     from ..api import DEFAULT_LOSSLESS, DEFAULT_LOSSY

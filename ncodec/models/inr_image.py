@@ -446,13 +446,22 @@ def forward_t(spec: InrSpec, params: dict, mode: str, gen=None, temperature: flo
 
 @dataclass
 class FitOptions:
-    """How long and how to fit (the encoder's knobs; nothing here reaches the decoder)."""
+    """How long and how to fit (the encoder's knobs; nothing here reaches the decoder).
 
-    iterations: int = 1500
+    Measured on 256x256 Kodak crops (one CPU thread): Adam with a short second-moment memory
+    (beta2 0.9: the first, huge gradients are forgotten within tens of steps instead of
+    hundreds) and latents stepping 8x faster than the networks gave +2 to +3 dB over the
+    defaults at a few hundred iterations; soft-rounding + noise beat plain uniform noise by
+    ~4 dB; a final straight-through phase did not help, so it is off (``noise_frac`` 1).
+    """
+
+    iterations: int = 1200
     time_budget: float | None = None      # wall seconds of the fit; the schedule stretches to it
     lr: float = 1e-2
-    noise_frac: float = 0.8               # share of iterations with soft-rounding + noise (then STE)
-    latent_lr_mult: float = 1.0
+    latent_lr_mult: float = 8.0           # latents step 8x faster (Cool-chic's encoder gain, in effect)
+    betas: tuple[float, float] = (0.9, 0.9)
+    noise_frac: float = 1.0               # share of iterations with soft-rounding + noise (then STE)
+    ste_lr: float = 1e-4                  # learning rate of the straight-through phase, if any
     t_start: float = 0.3                  # soft-round temperature, annealed over the noise phase
     t_end: float = 0.1
     seed: int = 0
@@ -487,8 +496,11 @@ def image_tensor(image: np.ndarray, device=None):
     return _to_tensor(a.transpose(2, 0, 1)[None] / 255.0, device)
 
 
-def _lr_at(frac: float, peak: float) -> float:
-    return peak * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
+def _lr_at(frac: float, opts: "FitOptions") -> float:
+    """Cosine decay to 2% over the noise phase, then the small straight-through rate."""
+    if frac >= opts.noise_frac:
+        return opts.ste_lr
+    return opts.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac / opts.noise_frac)))
 
 
 def _bar(total: int, enabled: bool):
@@ -514,7 +526,8 @@ def fit(image: np.ndarray, spec: InrSpec, lam: float, opts: FitOptions,
     px = float(spec.height * spec.width)
     lat = [v for k, v in params.items() if k.startswith("latent.")]
     net = [v for k, v in params.items() if not k.startswith("latent.")]
-    opt = torch.optim.Adam([{"params": net, "mult": 1.0}, {"params": lat, "mult": opts.latent_lr_mult}], lr=opts.lr)
+    opt = torch.optim.Adam([{"params": net, "mult": 1.0}, {"params": lat, "mult": opts.latent_lr_mult}],
+                           lr=opts.lr, betas=opts.betas)
     t0, c0 = time.perf_counter(), time.process_time()
     bar = _bar(opts.iterations, opts.progress)
     done, history = 0, []
@@ -526,7 +539,7 @@ def fit(image: np.ndarray, spec: InrSpec, lam: float, opts: FitOptions,
                 break
             frac = max(frac, elapsed / opts.time_budget)
         for g in opt.param_groups:
-            g["lr"] = _lr_at(frac, opts.lr) * g["mult"]
+            g["lr"] = _lr_at(frac, opts) * g["mult"]
         mode = "noise" if frac < opts.noise_frac else "ste"
         temp = opts.t_start + (opts.t_end - opts.t_start) * min(1.0, frac / opts.noise_frac)
         x, bits = forward_t(spec, params, mode, noise_gen, temp)
