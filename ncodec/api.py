@@ -450,16 +450,9 @@ def open(path_or_bytes: str | Path | bytes, max_pixels: int | None = None,  # no
     kw = dict(max_pixels=max_pixels, max_bytes=max_bytes, verify_checks=verify_checks)
     if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
         return Archive(bytes(path_or_bytes), **kw)
+    from .io import read_bytes
     p = Path(path_or_bytes)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError as exc:
-        raise InputError(f"no such file ({p})") from exc
-    except IsADirectoryError as exc:
-        raise InputError(f"is a folder ({p})") from exc
-    except OSError as exc:
-        raise InputError(f"cannot read ({p}): {exc.strerror or exc}") from exc
-    return Archive(raw, str(p), **kw)
+    return Archive(read_bytes(p), str(p), **kw)
 
 
 def decompress_bytes(data: bytes, max_pixels: int | None = None, max_bytes: int | None = None) -> list[Item]:

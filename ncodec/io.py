@@ -122,6 +122,19 @@ def video_from_path(path: str | Path) -> Item:
     return Item.from_array(np.stack(frames), "video", name=p.name, frame_rate=Fraction(rate))
 
 
+def read_bytes(path: str | Path) -> bytes:
+    """A file's bytes; a missing file, a folder or an unreadable file is one InputError line."""
+    p = Path(path)
+    try:
+        return p.read_bytes()
+    except FileNotFoundError as exc:
+        raise InputError(f"no such file ({p})") from exc
+    except IsADirectoryError as exc:
+        raise InputError(f"is a folder ({p})") from exc
+    except OSError as exc:
+        raise InputError(f"cannot read ({p}): {exc.strerror or exc}") from exc
+
+
 def read_item(path: str | Path, raw: bytes | None = None, media: str | None = None) -> Item:
     """Read one input file (or the given bytes, e.g. stdin) into an Item of the implied media kind."""
     p = Path(path)
@@ -136,14 +149,7 @@ def read_item(path: str | Path, raw: bytes | None = None, media: str | None = No
             raise InputError(f"no such file or folder ({p})")
         return video_from_path(p)
     if raw is None:
-        try:
-            raw = p.read_bytes()
-        except FileNotFoundError as exc:
-            raise InputError(f"no such file ({p})") from exc
-        except IsADirectoryError as exc:
-            raise InputError(f"is a folder ({p})") from exc
-        except OSError as exc:
-            raise InputError(f"cannot read ({p}): {exc.strerror}") from exc
+        raw = read_bytes(p)
     name = p.name
     if kind == "image":
         return image_from_bytes(raw, name)
@@ -445,6 +451,17 @@ def write_stdout(data: bytes) -> None:
         raise
     except OSError as exc:
         raise _output_error(exc, Path("<stdout>")) from exc
+
+
+def run_with_cleanup(fn, *args) -> int:
+    """``fn(*args)`` under ``cleanup_on_signals``; a SIGTERM/SIGHUP becomes exit 143 with one line."""
+    import sys
+    try:
+        with cleanup_on_signals():
+            return fn(*args)
+    except Terminated:
+        print("ncodec: terminated", file=sys.stderr)
+        return 143
 
 
 class Terminated(KeyboardInterrupt):

@@ -8,8 +8,7 @@ from pathlib import Path
 from ..api import compress_items, input_name, verify_result
 from ..codecs.base import parse_option_args
 from ..errors import InputError
-from ..io import (Terminated, atomic_write, check_output_not_input, cleanup_on_signals, read_item,
-                  write_stdout)
+from ..io import atomic_write, check_output_not_input, read_item, run_with_cleanup, write_stdout
 from .common import rate_text, sniff_media
 
 
@@ -34,12 +33,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        with cleanup_on_signals():
-            return _run(args)
-    except Terminated:
-        print("ncodec: terminated", file=sys.stderr)
-        return 143
+    return run_with_cleanup(_run, args)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -8,8 +8,8 @@ from pathlib import Path, PurePosixPath
 
 from ..api import open as open_ncz, safe_name, stack_items, unique_names
 from ..errors import InputError, OutputError, OutputExistsError
-from ..io import (VIDEO_EXT, Terminated, atomic_write, check_output_not_input, cleanup_on_signals,
-                  default_suffix, item_to_bytes, write_stdout, write_video_file, write_video_frames)
+from ..io import (VIDEO_EXT, atomic_write, check_output_not_input, default_suffix, run_with_cleanup,
+                  item_to_bytes, write_stdout, write_video_file, write_video_frames)
 from ..item import Item
 from .common import rate_text
 
@@ -59,12 +59,7 @@ def _limit(v: int | None, flag: str) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        with cleanup_on_signals():
-            return _run(args)
-    except Terminated:
-        print("ncodec: terminated", file=sys.stderr)
-        return 143
+    return run_with_cleanup(_run, args)
 
 
 def _archive_names(arc, items_meta) -> list[str]:

@@ -8,7 +8,6 @@ become integer tables (``quantize_probs``), so encoder and decoder agree whateve
 """
 from __future__ import annotations
 
-import hashlib
 from typing import Sequence
 
 import numpy as np
@@ -16,13 +15,9 @@ import torch
 from scipy.special import expit
 
 from ..entropy import EntropyDecoder, EntropyEncoder, quantize_probs
-from ..errors import CodecError, UnsupportedInputError
-from ..item import Item, ItemMeta
-from ..models.flow import FlowConfig, IntFlow
-from .base import payload_error
+from ..errors import CodecError
+from ..models.flow import IntFlow
 
-GRAY_WEIGHTS = {1: "flow_mnist", 2: "flow_fashion"}
-PHOTO_WEIGHTS = "flow_photo"
 SNAP = 1024.0            # prior parameters are rounded to multiples of 1/SNAP before tables
 CHUNK_SYMBOLS = 8192     # symbols per table build (bounds memory; fixed, so the decoder matches)
 NET_BATCH = 256          # tiles per net evaluation

@@ -17,7 +17,7 @@ import torch
 
 from ..entropy import EntropyDecoder, EntropyEncoder, family_tables, scale_indexes
 from ..entropy.compressai_import import tables_from_entropy_bottleneck
-from ..errors import CodecError, UnsupportedInputError
+from ..errors import CodecError
 from ..item import Item, ItemMeta
 
 BACKEND = "ans"

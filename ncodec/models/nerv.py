@@ -7,7 +7,7 @@ codec stores in its payload so the decoder can rebuild the exact network.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
