@@ -66,6 +66,10 @@ from ncodec.item import Item
 img = Item.from_array(np.arange(48 * 40 * 3, dtype=np.uint8).reshape(48, 40, 3), "image")
 for c in ("png", "webp", "zstd"):
     assert ncodec.decompress(ncodec.compress(img, codec=c).data).data.shape == img.data.shape
+path = {str(tmp_path)!r} + "/x.ncz"
+ncodec.compress(img, codec="webp", output=path)
+with contextlib.redirect_stdout(io.StringIO()):
+    assert main(["info", path]) == 0
 print(sorted(m for m in {HEAVY!r} if m in sys.modules))
 """
     assert _run(code) == "[]"
