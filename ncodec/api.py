@@ -245,24 +245,48 @@ def compress_items(items: Sequence[Item], codec: str | None = None, quality: int
                           ideal_bits=ideal, items=items, info=[e.info for e in encoded])
 
 
-def compress(inputs: str | Path | Item | Iterable[str | Path | Item], codec: str | None = None,
-             quality: int | None = None, output: str | Path | None = None, force: bool = False,
-             verify: bool = False, options: Mapping[str, Any] | None = None,
-             check_bytes: int | None = None) -> CompressResult:
-    """Compress files or Items; writes ``output`` atomically when given, returns the result.
+def as_item(x: np.ndarray | bytes | Item, media: str | None = None, sample_rate: int = 0) -> Item:
+    """An Item from an array (``media`` given, or guessed: (H, W) / (H, W, 1|3|4) uint8/uint16 are
+    images, (N, H, W) uint8 stacks tensors that image codecs split, anything else a tensor), from
+    raw bytes, or the Item itself. Audio needs ``media="audio"`` and a ``sample_rate``."""
+    if isinstance(x, Item):
+        return x
+    if isinstance(x, (bytes, bytearray, memoryview)):
+        return Item.from_bytes(bytes(x))
+    if not isinstance(x, np.ndarray):
+        raise InputError(f"cannot compress a {type(x).__name__}: give a path, an Item, a NumPy array or bytes")
+    if media is None:
+        image_like = x.dtype in (np.uint8, np.uint16) and (x.ndim == 2 or (x.ndim == 3 and x.shape[2] in (1, 3, 4)))
+        media = "image" if image_like else "tensor"
+    if media == "audio" and sample_rate <= 0:
+        raise InputError("audio arrays need sample_rate=")
+    return Item.from_array(x, media, sample_rate=sample_rate)
 
-    ``codec`` None picks the media's default (lossy when ``quality`` is given); ``options``
-    are codec settings, e.g. ``options={"steps": 300}`` for ``nerv``. File inputs are stored
-    under their relative path (or base name), made unique. An ``output`` that is one of the
-    inputs (also through a link) is refused.
+
+def compress(inputs: str | Path | Item | np.ndarray | bytes | Iterable[str | Path | Item | np.ndarray],
+             codec: str | None = None, quality: int | None = None, output: str | Path | None = None,
+             force: bool = False, verify: bool = False, options: Mapping[str, Any] | None = None,
+             check_bytes: int | None = None, media: str | None = None, sample_rate: int = 0) -> CompressResult:
+    """Compress files, Items, NumPy arrays or bytes; writes ``output`` atomically when given.
+
+    ``codec`` None picks the media's default (lossy when ``quality`` is given; quality scales are
+    the codec's own: ``ncodec list CODEC``); ``options`` are codec settings, e.g.
+    ``options={"steps": 300}`` for ``nerv``. Arrays take ``media=`` (else guessed, see ``as_item``)
+    and ``sample_rate=`` for audio. File inputs are stored under their relative path (or base
+    name), made unique. An ``output`` that is one of the inputs (also through a link) is refused.
+    Returns a ``CompressResult`` (``.data`` the file bytes, ``.bits``, ``.ideal_bits``).
     """
-    if isinstance(inputs, (str, Path, Item)):
+    if isinstance(inputs, (str, Path, Item, np.ndarray, bytes, bytearray, memoryview)):
         inputs = [inputs]
+    elif not isinstance(inputs, Iterable):
+        raise InputError(f"cannot compress a {type(inputs).__name__}: give a path, an Item, a NumPy array or bytes")
     inputs = list(inputs)
     items = []
     for x in inputs:
-        if isinstance(x, Item):
-            items.append(x)
+        if isinstance(x, (Item, np.ndarray, bytes, bytearray, memoryview)):
+            items.append(as_item(x, media, sample_rate))
+        elif not isinstance(x, (str, Path)):
+            raise InputError(f"cannot compress a {type(x).__name__}: give a path, an Item, a NumPy array or bytes")
         else:
             it = read_item(x)
             it.name = input_name(x)

@@ -32,3 +32,20 @@ def test_list_marks_defaults(cli):
     assert "28x28 digit stacks" in rows["hclt"]["default_for"]
     assert "audio lossless" in rows["flac"]["default_for"]
     assert rows["webp"]["default_for"] == []
+
+
+def test_api_takes_arrays_and_bytes():
+    import pytest
+    from ncodec.errors import InputError
+    a = np.random.default_rng(0).integers(0, 255, (30, 40, 3), dtype=np.uint8)
+    res = ncodec.compress(a, codec="webp-lossless")
+    assert np.array_equal(ncodec.decompress(res.data).data, a)
+    assert ncodec.compress(a).codec == "jpegxl-lossless"            # guessed: an image
+    assert ncodec.decompress(ncodec.compress(b"abc" * 50).data).data.tobytes() == b"abc" * 50
+    tone = (np.sin(np.arange(8000) / 5) * 8000).astype(np.int16)
+    res = ncodec.compress(tone, media="audio", sample_rate=8000)
+    assert res.codec == "flac" and np.array_equal(ncodec.decompress(res.data).data, tone)
+    with pytest.raises(InputError):
+        ncodec.compress(tone, media="audio")
+    with pytest.raises(InputError):
+        ncodec.compress(3.5)
