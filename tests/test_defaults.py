@@ -49,3 +49,15 @@ def test_api_takes_arrays_and_bytes():
         ncodec.compress(tone, media="audio")
     with pytest.raises(InputError):
         ncodec.compress(3.5)
+
+
+def test_summary_line_gives_ratio_against_the_input_file(tmp_path, cli):
+    from PIL import Image
+    rng = np.random.default_rng(1)
+    img = np.repeat(np.repeat(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8), 4, 0), 4, 1)
+    Image.fromarray(img).save(tmp_path / "p.png")
+    r = cli("compress", str(tmp_path / "p.png"), "-c", "webp", "-q", "50")
+    line = r.stderr.decode()
+    size = (tmp_path / "p.png").stat().st_size
+    out = (tmp_path / "p.png.ncz").stat().st_size
+    assert f"{size} B file ({img.nbytes} B raw)" in line and f"{size / out:.2f}x file" in line, line

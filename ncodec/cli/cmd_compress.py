@@ -32,6 +32,17 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _input_size(path: str) -> int:
+    """Bytes of an input file, or of every file under an input folder (frames)."""
+    p = Path(path)
+    if p.is_dir():
+        return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+    try:
+        return p.stat().st_size
+    except OSError:
+        return 0
+
+
 def run(args: argparse.Namespace) -> int:
     return run_with_cleanup(_run, args)
 
@@ -43,12 +54,15 @@ def _run(args: argparse.Namespace) -> int:
         args.output = str(Path(args.inputs[0].rstrip("/"))) + ".ncz"
     check_output_not_input(args.output, args.inputs)
     items = []
+    file_bytes = 0                       # size of what the user gave (files as stored, stdin as read)
     for inp in args.inputs:
         if inp == "-":
             raw = sys.stdin.buffer.read()
+            file_bytes += len(raw)
             media = args.media or sniff_media(raw)
             items.append(read_item(Path("stdin"), raw=raw, media=media))
         else:
+            file_bytes += _input_size(inp)
             it = read_item(inp, media=args.media)
             it.name = input_name(inp)
             items.append(it)
@@ -63,8 +77,10 @@ def _run(args: argparse.Namespace) -> int:
         src = args.inputs[0] if len(args.inputs) == 1 else f"{len(args.inputs)} inputs"
         media = res.items[0].meta.media
         extra = f", ideal {res.ideal_bits / 8:.0f} B" if res.ideal_bits else ""
-        print(f"{src} -> {args.output}: {res.n_items} item(s), {res.input_bytes} B -> {len(res.data)} B "
-              f"({res.input_bytes / max(len(res.data), 1):.2f}x), {rate_text(res.bits, res.items, media)}, "
+        out = max(len(res.data), 1)
+        print(f"{src} -> {args.output}: {res.n_items} item(s), {file_bytes} B file ({res.input_bytes} B raw) "
+              f"-> {len(res.data)} B ({file_bytes / out:.2f}x file, {res.input_bytes / out:.2f}x raw), "
+              f"{rate_text(res.bits, res.items, media)}, "
               f"{res.codec} q={res.quality}{extra}, {res.encode_s:.2f} s"
               + (f"; {verified}" if verified else ""), file=sys.stderr)
     return 0
