@@ -21,6 +21,7 @@ COMMANDS = {
     "compress": "compress files into an .ncz file",
     "decompress": "decode an .ncz file back to files",
     "info": "show what an .ncz file holds",
+    "extract": "write the stored bitstream as a standard file (.webp, .jxl, .flac, ...)",
     "list": "list registered codecs, or show one codec's options",
     "train": "train a learned codec or a downstream model",
     "eval": "rate-distortion sweeps, BD-rate, downstream accuracy, reports",

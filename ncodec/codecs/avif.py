@@ -21,6 +21,7 @@ SPEED = 6
 @register
 class AVIF(Codec):
     name = "avif"
+    native_suffix = ".avif"
     media = "image"
     lossless = False
     qualities = (1, 100)

@@ -114,6 +114,7 @@ class Codec:
     options: ClassVar[tuple[Option, ...]] = ()
     weights: ClassVar[tuple[str, ...]] = ()               # weight files it needs (see ncodec.weights)
     description: ClassVar[str] = ""
+    native_suffix: ClassVar[str | None] = None            # the payload is a standard file of this type
     # Per-record content check (container version 2), verified by the API after every decode:
     #   None -> "data" for lossless codecs (hash of the exact decoded bytes == the input, no
     #   extra encode work), "reconstruction" for lossy ones (the API decodes each payload once
@@ -187,6 +188,15 @@ class Codec:
         if not self.codes(item.meta.media):
             raise UnsupportedInputError(
                 f"codec {self.name!r} codes {'/'.join(self.media_kinds())}, not {item.meta.media}")
+
+    # --- native streams ------------------------------------------------------------
+    def native(self, payload: bytes) -> bytes:
+        """The payload as a standard file (``native_suffix``) for ``ncodec extract``: for most
+        classical codecs the payload already is one; packet codecs join their packets."""
+        if self.native_suffix is None:
+            from ..errors import UnsupportedInputError
+            raise UnsupportedInputError(f"codec {self.name!r} has no standard file format to extract")
+        return bytes(payload)
 
     # --- coding -----------------------------------------------------------------
     def encode(self, item: Item, quality: int, options: Mapping[str, Any]) -> Encoded:

@@ -38,6 +38,7 @@ def _strip_metadata(flac: bytes) -> bytes:
 @register
 class FLAC(Codec):
     name = "flac"
+    native_suffix = ".flac"
     media = "audio"
     lossless = True
     qualities = (0, 8)

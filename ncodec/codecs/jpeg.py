@@ -19,6 +19,7 @@ imagecodecs = lazy_import("imagecodecs")
 @register
 class JPEG(Codec):
     name = "jpeg"
+    native_suffix = ".jpg"
     media = "image"
     lossless = False
     qualities = (1, 100)

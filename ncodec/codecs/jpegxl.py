@@ -26,6 +26,7 @@ def quality_to_distance(q: int) -> float:
 @register
 class JPEGXLLossless(Codec):
     name = "jpegxl-lossless"
+    native_suffix = ".jxl"
     media = "image"
     lossless = True
     qualities = (1, 9)
@@ -50,6 +51,7 @@ def _decode(payload: bytes, meta: ItemMeta):
 @register
 class JPEGXL(Codec):
     name = "jpegxl"
+    native_suffix = ".jxl"
     media = "image"
     lossless = False
     qualities = (1, 100)

@@ -15,6 +15,7 @@ imagecodecs = lazy_import("imagecodecs")
 @register
 class PNG(Codec):
     name = "png"
+    native_suffix = ".png"
     media = "image"
     lossless = True
     description = "PNG (zlib level 9), lossless"

@@ -92,6 +92,10 @@ class _VideoCodec(Codec):
         settings = self.encoder_options(quality, options["preset"])
         return Encoded(pack_packets(_encode(item.data, self.encoder, self.pix_fmt, settings, item.meta.frame_rate)))
 
+    def native(self, payload: bytes) -> bytes:
+        """An Annex B elementary stream (``.h264`` / ``.hevc``): the packets back to back."""
+        return b"".join(unpack_packets(payload)[1])
+
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         _, packets = unpack_packets(payload, max_packets=2 * int(meta.shape[0]) + 16 if meta.shape else 16)
         return Item(_decode(packets, self.decoder, meta), meta)
@@ -100,6 +104,7 @@ class _VideoCodec(Codec):
 @register
 class X264(_VideoCodec):
     name = "x264"
+    native_suffix = ".h264"
     lossless = False
     qualities = (0, 51)
     default_quality = 23
@@ -114,6 +119,7 @@ class X264(_VideoCodec):
 @register
 class X264Lossless(_VideoCodec):
     name = "x264-lossless"
+    native_suffix = ".h264"
     lossless = True
     encoder, decoder = "libx264rgb", "h264"
     pix_fmt = "rgb24"
@@ -126,6 +132,7 @@ class X264Lossless(_VideoCodec):
 @register
 class X265(_VideoCodec):
     name = "x265"
+    native_suffix = ".hevc"
     lossless = False
     qualities = (0, 51)
     default_quality = 28

@@ -32,6 +32,7 @@ def _webp_input(item: Item):
 @register
 class WebPLossless(Codec):
     name = "webp-lossless"
+    native_suffix = ".webp"
     media = "image"
     lossless = True
     qualities = (0, 9)
@@ -53,6 +54,7 @@ class WebPLossless(Codec):
 @register
 class WebP(Codec):
     name = "webp"
+    native_suffix = ".webp"
     media = "image"
     lossless = False
     qualities = (1, 100)

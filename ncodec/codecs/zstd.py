@@ -22,6 +22,7 @@ imagecodecs = lazy_import("imagecodecs")
 @register
 class Zstd(Codec):
     name = "zstd"
+    native_suffix = ".zst"
     media = "bytes"          # accepts every media kind: it codes the array's bytes
     lossless = True
     qualities = (1, 22)
