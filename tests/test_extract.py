@@ -57,3 +57,17 @@ def test_codec_without_native_format_is_refused(tmp_path, cli):
     r = cli("extract", str(src))
     assert r.returncode == 5 and b"no standard file format" in r.stderr
     assert len(r.stderr.decode().strip().splitlines()) == 1
+
+
+def test_lossy_decode_never_takes_the_original_name(tmp_path, cli):
+    from PIL import Image
+    Image.fromarray(IMG).save(tmp_path / "photo.png")
+    before = (tmp_path / "photo.png").read_bytes()
+    assert cli("compress", str(tmp_path / "photo.png"), "-c", "webp", "-q", "50").returncode == 0
+    r = cli("decompress", str(tmp_path / "photo.png.ncz"), "-f")
+    assert r.returncode == 0, r.stderr.decode()
+    assert (tmp_path / "photo.png").read_bytes() == before          # the original is untouched
+    assert (tmp_path / "photo.lossy.png").exists()
+    (tmp_path / "photo.png").unlink()                                # original gone: the plain name is used
+    assert cli("decompress", str(tmp_path / "photo.png.ncz")).returncode == 0
+    assert (tmp_path / "photo.png").exists()

@@ -31,15 +31,18 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _default_out(inp: str, item: Item, stored: str) -> Path:
+def _default_out(inp: str, item: Item, stored: str, lossy: bool = False) -> Path:
+    """gzip-style default: strip ``.ncz`` (else add ``.out``). A lossy decode never takes the name
+    of a file that exists (the original, most likely): it becomes ``NAME.lossy.EXT`` instead, so
+    even ``-f`` cannot replace an original with an approximation by default."""
     p = Path(inp)
     base = p.with_suffix("") if p.suffix == ".ncz" else Path(str(p) + ".out")
-    if base.suffix:
-        return base
-    leaf = PurePosixPath(safe_name(stored)).name if stored else ""
-    if leaf:
-        return base.with_name(leaf)
-    return base.with_suffix(default_suffix(item))
+    if not base.suffix:
+        leaf = PurePosixPath(safe_name(stored)).name if stored else ""
+        base = base.with_name(leaf) if leaf else base.with_suffix(default_suffix(item))
+    if lossy and (base.exists() or base.is_symlink()):
+        base = base.with_name(f"{base.stem}.lossy{base.suffix}")
+    return base
 
 
 def _write_item(item: Item, out: Path, force: bool) -> None:
@@ -188,7 +191,8 @@ def _run(args: argparse.Namespace) -> int:
     else:
         items = arc.decode_all()
         dt = time.perf_counter() - t0
-        out = Path(args.output) if args.output else _default_out(args.input, items[0], items[0].name)
+        out = Path(args.output) if args.output else _default_out(args.input, items[0], items[0].name,
+                                                                  lossy=not arc.codec.lossless)
         if args.output is None:
             check_output_not_input(out, [args.input])
         _write_item(items[0], out, args.force)
