@@ -220,6 +220,7 @@ def compress_items(items: Sequence[Item], codec: str | None = None, quality: int
     c: Codec = get_codec(name)
     q = c.resolve_quality(quality)
     opts = c.resolve_options(options)
+    c = c.bind(opts)
     for it in items:
         c.check(it)
     is_archive = archive if archive is not None else (len(items) > 1 or stacked)
@@ -355,13 +356,11 @@ class Archive:
             raise UnsupportedVersionError(
                 f"file needs {c.codec} codec version {c.codec_version}; this ncodec has {self.codec.version}")
         try:
-            expected = self.codec.model_id(c.quality)
+            self.codec = self.codec.for_model(c.model_id, c.quality)
+        except ModelMismatchError:
+            raise
         except Exception as exc:
             raise CodecError(f"{c.codec}: cannot load the model for quality {c.quality}: {exc}") from exc
-        if expected != c.model_id:
-            raise ModelMismatchError(
-                f"file was made with other {c.codec} weights (file {c.model_id.hex() or 'none'}, "
-                f"installed {expected.hex() or 'none'})")
 
     def __len__(self) -> int:
         return len(self.container.records)

@@ -14,7 +14,31 @@ def register(sub) -> None:
     p = sub.add_parser("list", help="list registered codecs, or show one codec's options")
     p.add_argument("codec", nargs="?", help="show this codec in full (quality levels, options)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--weights", action="store_true",
+                   help="installed weights (shipped and user-trained) with their model ids and figures")
     p.set_defaults(func=run)
+
+
+FIGURES = ("test_bpd", "test_accuracy", "accuracy", "steps", "train_cpu_s", "train_cpu_minutes")
+
+
+def run_weights(args: argparse.Namespace) -> int:
+    """Shipped and user weights: name, origin, codec, model id, data set, measured figures."""
+    from ..weights import manifest, user_dir
+    rows = []
+    for name, e in manifest().items():
+        serves = e.get("codec") or name.split("_", 1)[0]
+        figs = ", ".join(f"{k}={e[k]}" for k in FIGURES if k in e)
+        rows.append({"name": name, "origin": e["origin"], "codec": serves, "model_id": e["sha256"][:16],
+                     "dataset": e.get("dataset", ""), "figures": figs, "folder": e["folder"]})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'weights':<24} {'origin':<8} {'codec':<11} {'model id':<17} figures")
+    for r in rows:
+        print(f"{r['name']:<24} {r['origin']:<8} {r['codec']:<11} {r['model_id']:<17} {r['figures']}")
+    print(f"(user weights folder: {user_dir()})")
+    return 0
 
 
 @lru_cache(maxsize=1)
@@ -42,6 +66,8 @@ def _row(name: str, cls) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.weights:
+        return run_weights(args)
     codecs = available()
     if args.codec:
         if args.codec not in codecs:

@@ -14,7 +14,7 @@ import pkgutil
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping, Sequence
 
-from ..errors import CodecError, OptionError, UnknownCodecError, UnsupportedInputError
+from ..errors import CodecError, ModelMismatchError, OptionError, UnknownCodecError, UnsupportedInputError
 from ..item import Item, ItemMeta
 
 _REGISTRY: dict[str, type["Codec"]] = {}
@@ -169,6 +169,22 @@ class Codec:
     def model_id(self, quality: int) -> bytes:
         """8-byte identity of the weights used at ``quality`` (b"" for classical codecs)."""
         return b""
+
+    def bind(self, options: Mapping[str, Any]) -> "Codec":
+        """The codec configured by encoder options that change its identity (e.g. ``weights``): a
+        learned codec with selectable weights returns an instance bound to them; others ``self``."""
+        return self
+
+    def for_model(self, model_id: bytes, quality: int) -> "Codec":
+        """The codec instance that decodes files made with ``model_id`` (stored in the file):
+        ``self`` for the installed default, a bound instance for other installed weights, else
+        ``ModelMismatchError`` naming the missing id."""
+        expected = self.model_id(quality)
+        if expected != model_id:
+            raise ModelMismatchError(
+                f"file was made with other {self.name} weights (file {model_id.hex() or 'none'}, "
+                f"installed {expected.hex() or 'none'}; ncodec list --weights)")
+        return self
 
     def resolve_quality(self, quality: int | None) -> int:
         """Default or validate a quality level."""

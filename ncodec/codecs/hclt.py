@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import CodecError, UnsupportedInputError
+from ..errors import CodecError, ModelMismatchError, UnsupportedInputError
 from ..item import Item, ItemMeta
 from .base import Codec, Encoded, Option, register
 
@@ -180,11 +180,34 @@ class HCLTCodec(Codec):
     weights = tuple(WEIGHTS.values())
     description = "HCLT probabilistic circuit, lossless 28x28 uint8 (q1 MNIST, q2 Fashion-MNIST weights)"
     options = (Option("threads", int, 0,
-                      "worker threads for independent chunks of up to 1024 images (0: up to 2)"),)
+                      "worker threads for independent chunks of up to 1024 images (0: up to 2)"),
+               Option("weights", str, None, "weights name (ncodec list --weights) or path to a weight file; "
+                                            "default: the shipped weights of the quality level"))
+
+    def __init__(self, bound: str | None = None) -> None:
+        self.bound = bound                 # weights chosen by -O weights= (or found by a file's model id)
+
+    def _weights(self, quality: int) -> str:
+        return self.bound or WEIGHTS[quality]
 
     def model_id(self, quality: int) -> bytes:
         from ..weights import model_id
-        return model_id(WEIGHTS[quality])
+        return model_id(self._weights(quality))
+
+    def bind(self, options: Mapping[str, Any]) -> "HCLTCodec":
+        from ..weights import resolve
+        ref = options.get("weights")
+        return HCLTCodec(resolve(ref)) if ref else self
+
+    def for_model(self, model_id: bytes, quality: int) -> "HCLTCodec":
+        from ..weights import find_by_id
+        if model_id == self.model_id(quality):
+            return self
+        name = find_by_id(self.name, model_id)
+        if name is None:
+            raise ModelMismatchError(f"file was made with hclt weights {model_id.hex()}, which are not installed "
+                                     f"(ncodec list --weights shows what is)")
+        return HCLTCodec(name)
 
     def check(self, item: Item) -> None:
         Codec.check(self, item)
@@ -203,7 +226,7 @@ class HCLTCodec(Codec):
     def encode_batch(self, items: Sequence[Item], quality: int, options: Mapping[str, Any],
                      times: StageTimes | None = None) -> list[Encoded]:
         """One record per image, coded in lock-step chunks; ``times`` (optional) collects the stage split."""
-        tables = coding_tables(WEIGHTS[quality])
+        tables = coding_tables(self._weights(quality))
         x = self._pixels(items)
 
         def one(xc: np.ndarray) -> tuple[list[Encoded], StageTimes]:
@@ -224,7 +247,7 @@ class HCLTCodec(Codec):
         for m in metas:
             if m.numel != 784 or m.dtype != "uint8" or m.media != "image":
                 raise CodecError(f"hclt: stored metadata {m.shape} {m.dtype} is not a 28x28 uint8 image")
-        tables = coding_tables(WEIGHTS[quality])
+        tables = coding_tables(self._weights(quality))
 
         def one(c: slice) -> tuple[np.ndarray, StageTimes]:
             t = StageTimes()

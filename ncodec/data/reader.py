@@ -76,14 +76,13 @@ class DatasetReader:
                 raise UnsupportedVersionError(f"data set needs {c.name} codec version {p['codec_version']}; "
                                               f"this ncodec has {c.version}")
             try:
-                mid = c.model_id(p["quality"]).hex()
+                c = c.for_model(bytes.fromhex(p["model_id"]), p["quality"])
+            except ModelMismatchError as exc:
+                raise ModelMismatchError(f"{self.index.root}: {exc}") from exc
             except NcodecError:
                 raise
             except Exception as exc:  # noqa: BLE001 - weights missing or unreadable
                 raise CodecError(f"{c.name}: cannot load the model for quality {p['quality']}: {exc}") from exc
-            if mid != p["model_id"]:
-                raise ModelMismatchError(f"{self.index.root} was packed with other {c.name} weights "
-                                         f"(data set {p['model_id'] or 'none'}, installed {mid or 'none'})")
             self._codec = c
         return self._codec
 

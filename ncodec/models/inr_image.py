@@ -332,8 +332,10 @@ def init_params(spec: InrSpec, gen, device) -> dict:
             t = torch.tensor(BICUBIC_TAPS).repeat(shape[0], 1)
         elif is_bias(name):
             t = torch.zeros(shape)
-        elif name.startswith("syn.res") or name == "arm.out.w":
-            t = torch.zeros(shape)                         # residual layers start as identity
+        elif name == f"syn.res{spec.preset.synth_3x3 - 1}.w" or name == "arm.out.w":
+            t = torch.zeros(shape)     # the last (linear) residual layer starts as identity; ARM at b=1
+        elif name.startswith("syn.res"):                   # a ReLU residual at zero would get no gradient
+            t = (torch.rand(shape, generator=gen) * 2 - 1) * 0.1
         else:
             fan_in = int(np.prod(shape[1:]))
             t = (torch.rand(shape, generator=gen) * 2 - 1) * math.sqrt(1.0 / fan_in)

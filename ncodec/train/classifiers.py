@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from .export import add_export_args, command_line, export_dir, to_cpu, write_entry
+from .export import add_export_args, command_line, export_dir, export_name, to_cpu, write_entry
 from .loop import Loop, add_common_args, config_from_args, gradient_step
 from .registry import register_trainer
 
@@ -87,9 +87,10 @@ def run(args) -> int:
     titems, tlabels = task.load("test")
     acc = accuracy(model, task.to_tensor([it.data for it in titems]), torch.from_numpy(tlabels))
     train_acc = accuracy(model, x[:5000], y[:5000])
-    path = export_dir(args) / f"{task.weights}.pt"
+    name = export_name(args, task.weights)
+    path = export_dir(args) / f"{name}.pt"
     torch.save({"arch": task.arch, "task": task.name, "state_dict": model.state_dict()}, path)
-    write_entry(task.weights, Path(path), task=task.name, arch=task.arch, dataset=task.description,
+    write_entry(name, Path(path), codec="classifier", task=task.name, arch=task.arch, dataset=task.description,
                 command=command_line(args, "classifier"), epochs=epochs, batch=batch, lr=cfg.lr, steps=cfg.steps,
                 seed=cfg.seed, params=param_count(model), clean_test_accuracy=round(acc, 5),
                 train_accuracy_first5000=round(train_acc, 5), test_items=len(titems),

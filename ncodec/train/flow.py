@@ -13,7 +13,7 @@ import torch
 
 from ..models.flow import FlowConfig, IntFlow
 from .. import data as D
-from .export import add_export_args, command_line, export_dir, to_cpu, write_entry
+from .export import add_export_args, command_line, export_dir, export_name, to_cpu, write_entry
 from .loop import Loop, Summary, add_common_args, config_from_args, gradient_step
 from .registry import register_trainer
 
@@ -164,11 +164,11 @@ register_trainer("flow")(run)
 
 def export(model: IntFlow, args, summary: Summary, bpd: float, n_eval: int) -> Path:
     """Save float32 weights + config (from the CPU model) and write the manifest entry."""
-    name = EXPORT_NAME[args.data]
+    name = export_name(args, EXPORT_NAME[args.data])
     path = export_dir(args) / f"{name}.pt"
     torch.save({"config": model.cfg.to_dict(),
                 "state": {k: v.detach().float().clone() for k, v in model.state_dict().items()}}, path)
-    write_entry(name, path, dataset=args.data, command=command_line(args, "flow"), steps=summary.step,
+    write_entry(name, path, codec="flow", dataset=args.data, command=command_line(args, "flow"), steps=summary.step,
                 cpu_seconds=round(summary.cpu_s), batch=args.batch,
                 device=f"{summary.device}, {torch.get_num_threads()} thread(s)",
                 figures={"test_model_bpd": round(bpd, 4), "test_images": n_eval})

@@ -16,7 +16,7 @@ import torch
 
 from ..models.hclt import HCLT, chow_liu_tree, init_emissions_from_data, load_hclt, mutual_information, save_hclt
 from .. import data as D
-from .export import add_export_args, command_line, export_dir, write_entry
+from .export import add_export_args, command_line, export_dir, export_name, write_entry
 from .loop import Loop, Summary, add_common_args, config_from_args
 from .registry import register_trainer
 
@@ -103,13 +103,13 @@ register_trainer("hclt")(run)
 
 def _ship(model: HCLT, args, xte: np.ndarray, summary: Summary) -> None:
     """Save the weight file and its manifest (test bpd measured on the stored tables, on CPU)."""
-    name = weight_name(args.data)
+    name = export_name(args, weight_name(args.data))
     out = export_dir(args) / f"{name}.npz"
     save_hclt(model, out)
     shipped = load_hclt(out)
     bpd = shipped.bits_per_dim(torch.from_numpy(xte.astype(np.int64)))
     cmd = args.record_command or command_line(args, "hclt")
-    write_entry(name, out, dataset=args.data, command=cmd, test_bpd=round(bpd, 5), test_images=len(xte),
+    write_entry(name, out, codec="hclt", dataset=args.data, command=cmd, test_bpd=round(bpd, 5), test_images=len(xte),
                 latents=args.latents, steps=summary.step, batch=args.batch,
                 train_cpu_minutes=round(summary.cpu_s / 60, 2), pseudocount=args.pseudocount)
-    print(f"shipped {out} ({out.stat().st_size} bytes): test bpd {bpd:.4f}", flush=True)
+    print(f"exported {name} to {out} ({out.stat().st_size} bytes): test bpd {bpd:.4f}; use it with -c hclt -O weights={name}", flush=True)

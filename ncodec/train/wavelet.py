@@ -16,7 +16,7 @@ import torch
 
 from ..models.wavelet import WaveletAE, WaveletConfig, build
 from .. import data as D
-from .export import add_export_args, command_line, export_dir, to_cpu, write_entry
+from .export import add_export_args, export_name, command_line, export_dir, to_cpu, write_entry
 from .loop import Loop, add_common_args, config_from_args, gradient_step
 from .registry import register_trainer
 
@@ -141,7 +141,7 @@ def export(model: WaveletAE, path: Path, command: str, extra: dict, n_low: int =
     model = extend_ladder(model, n_low).eval()
     sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
     torch.save({"config": model.cfg.to_dict(), "state_dict": sd}, path)
-    write_entry(path.stem, path, dataset=extra.pop("dataset", ""), command=command, **extra)
+    write_entry(path.stem, path, codec="wavelet", dataset=extra.pop("dataset", ""), command=command, **extra)
     return path
 
 
@@ -151,7 +151,6 @@ def add_args(p) -> None:
     p.add_argument("--data", default=None, help="bsds500 (image) or fsdd (audio)")
     p.add_argument("--crop", type=int, default=None, help="crop side (image) / window samples (audio)")
     p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--name", default=None, help="weights name to export (default wavelet_<media>)")
     p.add_argument("--export", action="store_true", help="export the weights when the run is finished")
     p.add_argument("--extra-low-levels", type=int, default=2,
                    help="quality levels added below the trained ladder at export by extrapolating the gains")
@@ -185,7 +184,7 @@ def run(args) -> int:
     media = args.media
     data_name = args.data or ("bsds500" if media == "image" else "fsdd")
     _check_data(media, data_name)
-    name = args.name or f"wavelet_{media}"
+    name = export_name(args, f"wavelet_{media}")
     cfg = config_from_args(args, ckpt_dir=f"runs/{name}")
     loop = Loop(cfg, desc=f"wavelet-{media}")
     crop = args.crop or (128 if media == "image" else 4096)

@@ -1,5 +1,11 @@
-"""Shipped weights: each ``<name>.<ext>`` file has a ``<name>.json`` manifest entry beside it
-(sha256, data set, the exact command that trained it, its measured figures).
+"""Weights: each ``<name>.<ext>`` file has a ``<name>.json`` manifest entry beside it (sha256,
+data set, the exact command that trained it, its measured figures, the codec it serves).
+
+Two folders hold them: the shipped ones inside the package (never written by training) and
+the user's (``user_dir()``: ``$NCODEC_HOME/weights``, else ``$XDG_DATA_HOME/ncodec/weights``,
+else ``~/.local/share/ncodec/weights``), where ``ncodec train`` exports. A user entry cannot
+shadow a shipped name. Files name their weights by model id, so a decoder finds user weights
+by the id stored in the file (``find_by_id``).
 
 The one place that reads weight files and computes model ids: codecs, eval and benchmarks
 call the loaders below (each sha-checked and cached); trainers only write (``write_manifest``).
@@ -8,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,21 +23,73 @@ from ..errors import CodecError
 WEIGHTS_DIR = Path(__file__).resolve().parent
 
 
-def manifest() -> dict[str, dict]:
-    """Every manifest entry, by weight name."""
+def user_dir() -> Path:
+    """The user's weights folder (where training exports; not created here)."""
+    home = os.environ.get("NCODEC_HOME")
+    if home:
+        return Path(home) / "weights"
+    xdg = os.environ.get("XDG_DATA_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "ncodec" / "weights"
+
+
+def _read_folder(folder: Path, origin: str) -> dict[str, dict]:
     out = {}
-    for f in sorted(WEIGHTS_DIR.glob("*.json")):
-        entry = json.loads(f.read_text())
-        out[entry.get("name", f.stem)] = entry
+    for f in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            entry = json.loads(f.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue                       # not a manifest (or unreadable): ignored, never fatal
+        if isinstance(entry, dict) and "file" in entry and "sha256" in entry:
+            out[entry.get("name", f.stem)] = dict(entry, origin=origin, folder=str(folder))
     return out
 
 
+def manifest() -> dict[str, dict]:
+    """Every manifest entry by weight name: shipped ones, then the user's (which cannot shadow them).
+    Each entry has ``origin`` ("shipped" or "user") and ``folder``."""
+    out = _read_folder(WEIGHTS_DIR, "shipped")
+    for name, entry in _read_folder(user_dir(), "user").items():
+        out.setdefault(name, entry)
+    return out
+
+
+def find_by_id(codec: str, mid: bytes) -> str | None:
+    """The installed weights of ``codec`` whose model id is ``mid`` (user-trained ones included)."""
+    for name, entry in manifest().items():
+        serves = entry.get("codec") or name.split("_", 1)[0]
+        if serves == codec and bytes.fromhex(entry["sha256"])[:8] == mid:
+            return name
+    return None
+
+
+def resolve(ref: str) -> str:
+    """A weights reference from ``-O weights=...``: an installed name, or a path to a weight file or
+    its manifest (registered under its name for this process); CodecError if neither."""
+    if ref in manifest():
+        return ref
+    p = Path(ref)
+    js = p if p.suffix == ".json" else p.with_suffix(".json")
+    if js.exists():
+        entry = json.loads(js.read_text())
+        name = entry.get("name", js.stem)
+        _EXTRA[name] = dict(entry, origin="path", folder=str(js.parent.resolve()))
+        return name
+    raise CodecError(f"no weights {ref!r}: not an installed name (ncodec list --weights) nor a weight file with its .json")
+
+
+_EXTRA: dict[str, dict] = {}
+
+
+def _entry(name: str) -> dict | None:
+    return _EXTRA.get(name) or manifest().get(name)
+
+
 def weight_path(name: str) -> Path:
-    """Path of a shipped weight file, checked against its manifest sha256."""
-    entry = manifest().get(name)
+    """Path of an installed weight file (shipped or user), checked against its manifest sha256."""
+    entry = _entry(name)
     if entry is None:
-        raise CodecError(f"no shipped weights named {name!r} (see ncodec/weights/*.json)")
-    path = WEIGHTS_DIR / entry["file"]
+        raise CodecError(f"no weights named {name!r} installed (ncodec list --weights)")
+    path = Path(entry["folder"]) / entry["file"]
     if not path.exists():
         raise CodecError(f"weights file missing: {path}")
     digest = file_sha256(path)
@@ -61,7 +120,7 @@ def model_id(*names: str) -> bytes:
     One name: the sha256 prefix of that weight file (b"" when not installed). Several names
     (a codec that needs more than one file): sha256 prefix over their full digests.
     """
-    m = manifest()
+    m = {**manifest(), **_EXTRA}
     if len(names) == 1:
         return bytes.fromhex(m[names[0]]["sha256"])[:8] if names[0] in m else b""
     h = hashlib.sha256()
@@ -122,10 +181,10 @@ def load_classifier(name: str):
 
 
 def write_manifest(name: str, file: str | Path, **fields) -> Path:
-    """Create/replace ``<name>.json`` for a weight file in the weights folder (used by trainers)."""
+    """Create/replace ``<name>.json`` beside a weight file (used by trainers' exports)."""
     path = Path(file)
     entry = {"name": name, "file": path.name, "sha256": file_sha256(path), "bytes": path.stat().st_size}
     entry.update(fields)
-    out = WEIGHTS_DIR / f"{name}.json"
+    out = path.parent / f"{name}.json"
     out.write_text(json.dumps(entry, indent=2, sort_keys=False) + "\n")
     return out
