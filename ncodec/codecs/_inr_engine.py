@@ -20,6 +20,7 @@ rebuilds them bit-identically on any machine.
 from __future__ import annotations
 
 import decimal
+import hashlib
 import time
 from functools import lru_cache
 from typing import Any, Mapping
@@ -336,8 +337,20 @@ def fit_options(options: Mapping[str, Any]) -> M.FitOptions:
                         threads=options.get("threads"), progress=bool(options.get("progress", True)))
 
 
-def encode(image: np.ndarray, quality: int, options: Mapping[str, Any]) -> tuple[bytes, float, dict]:
-    """Fit, quantize and code one image (H, W) or (H, W, C) uint8: (payload, ideal bits, info)."""
+def symbol_check(net: M.FixedNet, latents: list[np.ndarray], image: np.ndarray) -> bytes:
+    """Digest of everything the decoder rebuilt: integer weights, integer latents and the decoded
+    picture (exact on every machine), for the container's per-record content check."""
+    h = hashlib.sha256()
+    for name, _ in net.spec.param_shapes():
+        h.update(np.ascontiguousarray(net.ints[name], dtype="<i8").tobytes())
+    for y in latents:
+        h.update(np.ascontiguousarray(y, dtype="<i8").tobytes())
+    h.update(np.ascontiguousarray(image, dtype=np.uint8).tobytes())
+    return h.digest()
+
+
+def encode(image: np.ndarray, quality: int, options: Mapping[str, Any]) -> tuple[bytes, float, dict, bytes]:
+    """Fit, quantize and code one image (H, W) or (H, W, C) uint8: (payload, ideal bits, info, check)."""
     img = image if image.ndim == 3 else image[..., None]
     H, W, C = img.shape
     spec = M.InrSpec.for_image(H, W, C, options.get("preset") or "medium")
@@ -356,11 +369,11 @@ def encode(image: np.ndarray, quality: int, options: Mapping[str, Any]) -> tuple
             "preset": spec.preset.name, "lambda": lam, "steps": {m: list(s) for m, s in steps.items()},
             "macs_per_pixel": spec.macs_per_pixel()["total"], "psnr": 10 * np.log10(255 ** 2 / max(mse, 1e-12)),
             **split}
-    return payload, ideal, info
+    return payload, ideal, info, symbol_check(net, latents, recon)
 
 
-def decode(payload: bytes, shape: tuple[int, ...]) -> np.ndarray:
-    """Decoded image with exactly ``shape`` ((H, W) or (H, W, C) uint8)."""
+def decode(payload: bytes, shape: tuple[int, ...]) -> tuple[np.ndarray, bytes]:
+    """Decoded image with exactly ``shape`` ((H, W) or (H, W, C) uint8) and its symbol check."""
     net, latents = unpack(payload, shape)
     img = net.render(latents)
-    return img[..., 0] if len(shape) == 2 else img
+    return (img[..., 0] if len(shape) == 2 else img), symbol_check(net, latents, img)

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from ..errors import CodecError, LimitError, UnsupportedInputError
 from ..item import Item, ItemMeta
-from .base import Codec, Encoded, Option, payload_error, register
+from .base import CHECK_KEY, CHECK_SYMBOLS, Codec, Encoded, Option, payload_error, register
 
 
 @register
@@ -29,6 +29,7 @@ class Inr(Codec):
     default_quality = 4
     sweep_qualities = (2, 4, 6, 8)
     decode_max_pixels = {"image": 1 << 24}
+    content_check = CHECK_SYMBOLS       # digest of integer weights, latents and the (exact) picture
     options = (
         Option("preset", str, "medium", "decoder size: ~350 / ~1100 / ~2200 MAC per pixel",
                choices=("small", "medium", "large")),
@@ -59,17 +60,17 @@ class Inr(Codec):
         opts = self.resolve_options(options)
         if opts["iterations"] is not None and opts["iterations"] < 1:
             raise UnsupportedInputError("inr: iterations must be >= 1")
-        payload, ideal, info = encode(item.data, quality, opts)
-        return Encoded(payload, ideal, info)
+        payload, ideal, info, check = encode(item.data, quality, opts)
+        return Encoded(payload, ideal, info, check=check)
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         from ._inr_engine import decode
         if meta.media != "image" or meta.dtype != "uint8" or len(meta.shape) not in (2, 3):
             raise CodecError(f"inr: cannot decode a {meta.media} {meta.dtype} record of shape {meta.shape}")
         try:
-            data = decode(bytes(payload), tuple(meta.shape))
+            data, check = decode(bytes(payload), tuple(meta.shape))
         except (CodecError, LimitError):
             raise
         except Exception as exc:
             raise payload_error(self.name, exc) from exc
-        return Item(data, meta)
+        return Item(data, meta, extra={CHECK_KEY: check})
