@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--levels", default="2,4,6,8", help="inr quality levels")
     ap.add_argument("--effort", default="default", choices=("fast", "default", "max"))
     ap.add_argument("--iterations", type=int, default=None, help="fitting iterations (overrides --effort)")
-    ap.add_argument("--preset", default="medium", choices=("small", "medium", "large"))
+    ap.add_argument("--preset", default="auto", choices=("auto", "small", "medium", "large"))
     ap.add_argument("--curve", default="", help="iteration counts for the quality-vs-time curve (kodim01, kodim23)")
     ap.add_argument("--curve-level", type=int, default=5)
     ap.add_argument("--anchors", default="webp,avif,jpegxl,wavelet")

@@ -40,6 +40,7 @@ MAX_LATENT_EXP = 8                 # latent residuals within +-(2**8 - 1)
 MAX_WEIGHT_EXP = 15
 MAX_SIDE = 1 << 16                 # image height/width bound
 ENCODE_CHUNK = 8192                # latents per encoder call
+AUTO_SMALL_PIXELS = 512 * 512
 EFFORTS = {"fast": 300, "default": 1200, "max": 3000}
 # quality 1..8 -> lambda (MSE on [0, 1] + lambda * bits per pixel): halving per level
 LAMBDAS = {q: 0.04 * 0.5 ** (q - 1) for q in range(1, 9)}
@@ -329,6 +330,14 @@ def unpack(payload: bytes, shape: tuple[int, ...]) -> tuple[M.FixedNet, list[np.
 
 # ------------------------------------------------------------------ encode / decode
 
+def pick_preset(preset: str, height: int, width: int) -> str:
+    """``auto``: the small decoder up to 512x512 pixels (its weights are a smaller share of a small
+    file: measured on 256x256 crops it beat medium at equal iterations), medium above."""
+    if preset != "auto":
+        return preset
+    return "small" if height * width <= AUTO_SMALL_PIXELS else "medium"
+
+
 def fit_options(options: Mapping[str, Any]) -> M.FitOptions:
     """Codec options -> fitting options (iterations from effort unless given)."""
     iters = options.get("iterations") or EFFORTS[options.get("effort") or "default"]
@@ -353,7 +362,7 @@ def encode(image: np.ndarray, quality: int, options: Mapping[str, Any]) -> tuple
     """Fit, quantize and code one image (H, W) or (H, W, C) uint8: (payload, ideal bits, info, check)."""
     img = image if image.ndim == 3 else image[..., None]
     H, W, C = img.shape
-    spec = M.InrSpec.for_image(H, W, C, options.get("preset") or "medium")
+    spec = M.InrSpec.for_image(H, W, C, pick_preset(options.get("preset") or "auto", H, W))
     lam = LAMBDAS[quality]
     opts = fit_options(options)
     t0, c0 = time.perf_counter(), time.process_time()

@@ -8,7 +8,8 @@ exact fixed point, by wavefronts: the same bytes decode to the same image on eve
 
 Quality 1..8 sets lambda (about 0.1 to 2 bpp on Kodak-like photos); ``-O effort=fast|default|max``
 or ``-O iterations=N`` / ``-O time_budget=S`` set the fitting work, ``-O preset=small|medium|large``
-the decoder size (~350 / ~1100 / ~2200 multiply-accumulates per pixel).
+the decoder size (~350 / ~1100 / ~2200 multiply-accumulates per pixel; ``auto`` picks small up
+to 512x512 pixels, where the network's own bits weigh most, else medium).
 """
 from __future__ import annotations
 
@@ -31,9 +32,11 @@ class Inr(Codec):
     decode_max_pixels = {"image": 1 << 24}
     content_check = CHECK_SYMBOLS       # digest of integer weights, latents and the (exact) picture
     options = (
-        Option("preset", str, "medium", "decoder size: ~350 / ~1100 / ~2200 MAC per pixel",
-               choices=("small", "medium", "large")),
-        Option("effort", str, "default", "fitting iterations: fast 300, default 1200, max 3000",
+        Option("preset", str, "auto", "decoder size: small / medium / large = ~350 / ~1100 / ~2200 MAC per "
+               "pixel; auto: small up to 512x512 pixels (its weights cost less), else medium",
+               choices=("auto", "small", "medium", "large")),
+        Option("effort", str, "default", "fitting iterations: fast 300, default 1200, max 3000 "
+               "(~0.06 CPU-s each per 256x256 pixels, small preset)",
                choices=("fast", "default", "max")),
         Option("iterations", int, None, "fitting iterations (overrides effort)"),
         Option("time_budget", float, None, "wall seconds for the fit; stops early (then not deterministic)"),

@@ -32,7 +32,7 @@ import math
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -431,12 +431,8 @@ def forward_t(spec: InrSpec, params: dict, mode: str, gen=None, temperature: flo
         if mode == "noise":
             u = torch.rand(y.shape, generator=gen, device=y.device) - 0.5
             y = softround_t(softround_t(y, temperature) + u, temperature)
-        elif mode == "uniform":
-            y = y + (torch.rand(y.shape, generator=gen, device=y.device) - 0.5)
         elif mode == "ste":
             y = y + (torch.round(y) - y).detach()
-        elif mode == "cont":
-            pass
         else:
             y = torch.clamp(torch.round(y), -LATENT_MAX, LATENT_MAX)
         lat.append(y)
