@@ -100,6 +100,16 @@ def test_encode_is_deterministic_given_the_seed(coded):
     assert other.data != res.data
 
 
+def test_archive_of_many_decodes_like_single_files(coded):
+    """A batch (archive) of items encodes each payload as alone and decodes to the same pictures."""
+    img, res = coded
+    other = Item.from_array(_photo(24, 40), "image")
+    arc = ncodec.api.compress_items([img, other], codec="inr", quality=4, options=FAST)
+    outs = ncodec.decompress(arc.data)
+    assert np.array_equal(outs[0].data, ncodec.decompress(res.data).data)
+    assert outs[1].data.shape == (24, 40, 3)
+
+
 _DECODE = """
 import sys, hashlib
 import numpy as np

@@ -41,7 +41,7 @@ MAX_WEIGHT_EXP = 15
 MAX_SIDE = 1 << 16                 # image height/width bound
 ENCODE_CHUNK = 8192                # latents per encoder call
 AUTO_SMALL_PIXELS = 512 * 512
-EFFORTS = {"fast": 300, "default": 1200, "max": 3000}
+EFFORTS = {"fast": 400, "default": 2000, "max": 5000}
 # quality 1..8 -> lambda (MSE on [0, 1] + lambda * bits per pixel): halving per level
 LAMBDAS = {q: 0.04 * 0.5 ** (q - 1) for q in range(1, 9)}
 

@@ -35,7 +35,7 @@ class Inr(Codec):
         Option("preset", str, "auto", "decoder size: small / medium / large = ~350 / ~1100 / ~2200 MAC per "
                "pixel; auto: small up to 512x512 pixels (its weights cost less), else medium",
                choices=("auto", "small", "medium", "large")),
-        Option("effort", str, "default", "fitting iterations: fast 300, default 1200, max 3000 "
+        Option("effort", str, "default", "fitting iterations: fast 400, default 2000, max 5000 "
                "(~0.06 CPU-s each per 256x256 pixels, small preset)",
                choices=("fast", "default", "max")),
         Option("iterations", int, None, "fitting iterations (overrides effort)"),

@@ -459,7 +459,7 @@ class FitOptions:
     fine-tune gains ~0.1 dB and ~4% rate.
     """
 
-    iterations: int = 1200
+    iterations: int = 2000
     time_budget: float | None = None      # wall seconds of the fit; the schedule stretches to it
     lr: float = 1e-2
     latent_lr_mult: float = 8.0           # latents step 8x faster (Cool-chic's encoder gain, in effect)
