@@ -1,7 +1,15 @@
-"""The Python API behind the CLI: compress items/files to .ncz bytes, decompress, open archives."""
+"""The Python API behind the CLI: compress items/files to .ncz bytes, decompress, open archives.
+
+Quality scales are each codec's own (``ncodec list CODEC`` prints them): ``webp``/``avif``/``jpeg``/
+``jpegxl`` 1..100 (higher is better), ``wavelet`` 1..10, ``inr`` 1..8, ``nerv``/``hnerv`` 0..8,
+``x264``/``x265`` a CRF 0..51 (lower is better), ``opus`` kbit/s 6..256; for lossless codecs an
+effort or level (``zstd`` 1..22, ``flac`` 0..8, ``jpegxl-lossless`` 1..9), or the shipped weights
+(``hclt``/``flow``: 1 MNIST, 2 Fashion-MNIST). ``quality=None`` means the codec's default.
+"""
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -12,8 +20,9 @@ from . import container
 from . import limits as L
 from .codecs import get_codec
 from .codecs.base import CHECK_DATA, CHECK_KEY, CHECK_SYMBOLS, Codec, available, payload_error
-from .errors import (CodecError, InputError, IntegrityError, LimitError, ModelMismatchError,
-                     UnsupportedVersionError, VerifyError)
+from .errors import (CodecError, InputError, IntegrityError, LimitError, LossyWarning, ModelMismatchError,
+                     QualityWarning, UnsupportedVersionError, VerifyError)
+from .decoded import Decoded
 from .io import read_item
 from .item import DTYPES, Item
 
@@ -134,6 +143,11 @@ class CompressResult:
         """Real rate: every byte of the file, header included."""
         return 8 * len(self.data)
 
+    @property
+    def warnings(self) -> list[str]:
+        """What the codec warned about while encoding (e.g. audio that decodes to near-silence)."""
+        return [i["warning"] for i in self.info if isinstance(i, dict) and i.get("warning")]
+
 
 def _expand(items: Sequence[Item], codec_name: str | None) -> tuple[list[Item], bool]:
     """Split image stacks into one item per image when an image codec will code them."""
@@ -202,12 +216,22 @@ def _content_checks(c: Codec, q: int, items: Sequence[Item], encoded, width: int
 def compress_items(items: Sequence[Item], codec: str | None = None, quality: int | None = None,
                    archive: bool | None = None, keep_names: bool = True,
                    options: Mapping[str, Any] | None = None, check_bytes: int | None = None) -> CompressResult:
-    """Compress one item (single-record file) or many (archive of independently decodable records).
+    """Compress ``Item``s: one item makes a single-record file, several (or an image stack) an archive
+    of independently decodable records.
 
-    ``options`` are the codec's declared encoder settings (``ncodec list CODEC`` shows them);
-    an unknown name or a bad value raises OptionError before anything is coded. Every record
-    gets a content check of ``check_bytes`` bytes (2, 4 or 8; default 4 for a single item,
-    2 per record in an archive). Record names are made safe relative paths and unique.
+    Parameters: ``codec`` a registered name (``ncodec list``), None for the media's default
+    (lossless, or the default lossy codec when ``quality`` is given; 28x28 uint8 digit stacks go
+    to ``hclt``); ``quality`` the codec's own scale (see the module docstring), None for its
+    default; ``archive`` force (True) or forbid (False) the archive layout; ``keep_names`` store
+    ``item.name`` per record; ``options`` the codec's declared encoder settings (``ncodec list
+    CODEC``, e.g. ``{"weights": "mydigits"}`` or ``{"effort": "fast"}``), an unknown name or bad
+    value raising ``OptionError`` before anything is coded; ``check_bytes`` the per-record
+    content check width (2, 4 or 8; default 4 for a single item, 2 per archive record).
+
+    Returns a ``CompressResult`` (``.data`` the file bytes). Record names are made safe relative
+    paths and unique. A lossy encode that keeps almost nothing warns (``errors.LossyWarning``);
+    a quality level sent to a lossless default (zstd on float tensors) warns too
+    (``errors.QualityWarning``).
     """
     if not items:
         raise InputError("nothing to compress")
@@ -219,8 +243,11 @@ def compress_items(items: Sequence[Item], codec: str | None = None, quality: int
     name = codec or default_codec(media, lossy=quality is not None, items=items)
     c: Codec = get_codec(name)
     q = c.resolve_quality(quality)
+    if codec is None and quality is not None and c.lossless:
+        warnings.warn(f"{media} has no lossy codec: quality {q} went to the lossless {name}, where it is "
+                      f"the compression level (the data is kept exactly)", QualityWarning, stacklevel=2)
     opts = c.resolve_options(options)
-    c = c.bind(opts)
+    c = c.bind(opts).for_media(media)
     for it in items:
         c.check(it)
     is_archive = archive if archive is not None else (len(items) > 1 or stacked)
@@ -240,6 +267,9 @@ def compress_items(items: Sequence[Item], codec: str | None = None, quality: int
     ideal = None
     if all(e.ideal_bits is not None for e in encoded):
         ideal = float(sum(e.ideal_bits for e in encoded))
+    for e in encoded:
+        if e.info.get("warning"):
+            warnings.warn(e.info["warning"], LossyWarning, stacklevel=2)
     return CompressResult(data=data, codec=c.name, quality=q, n_items=len(items),
                           input_bytes=int(sum(it.data.nbytes for it in items)),
                           numel=int(sum(it.meta.numel for it in items)), encode_s=dt,
@@ -268,14 +298,23 @@ def compress(inputs: str | Path | Item | np.ndarray | bytes | Iterable[str | Pat
              codec: str | None = None, quality: int | None = None, output: str | Path | None = None,
              force: bool = False, verify: bool = False, options: Mapping[str, Any] | None = None,
              check_bytes: int | None = None, media: str | None = None, sample_rate: int = 0) -> CompressResult:
-    """Compress files, Items, NumPy arrays or bytes; writes ``output`` atomically when given.
+    """Compress files, ``Item``s, NumPy arrays or bytes (one, or a list of them) into one .ncz file.
 
-    ``codec`` None picks the media's default (lossy when ``quality`` is given; quality scales are
-    the codec's own: ``ncodec list CODEC``); ``options`` are codec settings, e.g.
-    ``options={"steps": 300}`` for ``nerv``. Arrays take ``media=`` (else guessed, see ``as_item``)
-    and ``sample_rate=`` for audio. File inputs are stored under their relative path (or base
-    name), made unique. An ``output`` that is one of the inputs (also through a link) is refused.
-    Returns a ``CompressResult`` (``.data`` the file bytes, ``.bits``, ``.ideal_bits``).
+    Parameters: ``inputs`` a path (image, audio, video file or folder of frames, ``.npy``, any
+    file as bytes), an ``Item``, an array, bytes, or a list of these (an archive); ``codec`` a
+    registered name (``ncodec list``), None for the media's default (lossless; lossy when
+    ``quality`` is given); ``quality`` the codec's own scale (module docstring; None: the codec's
+    default); ``output`` a path written atomically (refused when it exists, unless ``force``, or
+    when it is one of the inputs); ``verify`` decode again before returning (lossless: compared
+    byte for byte); ``options`` the codec's settings (``ncodec list CODEC``), e.g.
+    ``{"weights": "mydigits"}`` (``hclt``, ``wavelet``: your trained weights, by name or path) or
+    ``{"steps": 300}`` (``nerv``); ``check_bytes`` per-record content check width; ``media`` the
+    kind of an array input ("image", "audio", "video", "tensor"; guessed when None, see
+    ``as_item``) and ``sample_rate`` for audio arrays.
+
+    Returns a ``CompressResult``: ``.data`` the file bytes, ``.bits`` real bits (8 x bytes, header
+    included), ``.ideal_bits`` the model's -log2 P (learned codecs), ``.codec``, ``.quality``,
+    ``.n_items``, ``.warnings``. File inputs are stored under their relative path (or base name).
     """
     if isinstance(inputs, (str, Path, Item, np.ndarray, bytes, bytearray, memoryview)):
         inputs = [inputs]
@@ -336,7 +375,8 @@ def verify_result(res: CompressResult) -> str:
 
 
 class Archive:
-    """A parsed .ncz file whose records decode one at a time (``archive[i]``) or all at once.
+    """A parsed .ncz file whose records decode one at a time (``archive[i]``, decoded on each
+    access), in bounded batches (``iter_decoded``) or all at once (``decode_all``).
 
     ``max_pixels`` / ``max_bytes`` are the decode limits (see ``ncodec.limits``; None: the
     defaults); ``verify_checks`` False skips the per-record content checks (for a file whose
@@ -469,7 +509,8 @@ class Archive:
 
 def open(path_or_bytes: str | Path | bytes, max_pixels: int | None = None,  # noqa: A001 - mirrors the verb users expect
          max_bytes: int | None = None, verify_checks: bool = True) -> Archive:
-    """Open a .ncz file (path or bytes) for record-by-record decoding (limits: see ``Archive``)."""
+    """Open a .ncz file (path or bytes) without decoding it: header checks only; ``arc[i]`` decodes
+    record ``i``, ``arc.info()`` describes the file (limits: see ``Archive``). Returns an ``Archive``."""
     kw = dict(max_pixels=max_pixels, max_bytes=max_bytes, verify_checks=verify_checks)
     if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
         return Archive(bytes(path_or_bytes), **kw)
@@ -479,16 +520,25 @@ def open(path_or_bytes: str | Path | bytes, max_pixels: int | None = None,  # no
 
 
 def decompress_bytes(data: bytes, max_pixels: int | None = None, max_bytes: int | None = None) -> list[Item]:
-    """Decode every record of an .ncz file given as bytes."""
+    """Decode every record of an .ncz file given as bytes; returns a plain list of ``Item``s."""
     return Archive(data, max_pixels=max_pixels, max_bytes=max_bytes).decode_all()
 
 
 def decompress(path_or_bytes: str | Path | bytes, max_pixels: int | None = None,
-               max_bytes: int | None = None) -> list[Item] | Item:
-    """Decode a .ncz file: one Item for a single-item file, a list for an archive."""
+               max_bytes: int | None = None) -> Decoded:
+    """Decode every record of a .ncz file (a path or the file's bytes).
+
+    Returns a ``Decoded`` for every file: a sequence of ``Item``s (``len``, ``[i]``, iteration;
+    each with ``.data`` an ndarray, ``.meta`` its ``ItemMeta``, ``.name``) that also carries the
+    header (``.codec``, ``.quality``, ``.names``, ``.info()``). For a single-item file ``.data`` /
+    ``.meta`` / ``.name`` are those of its only item, and for a stacked archive (an (N, H, W)
+    array compressed as N images) ``.data`` is the stacked array. ``max_pixels`` / ``max_bytes``
+    are decode limits (``ncodec.limits``; raise them for large files you trust). Errors are
+    ``ncodec.errors`` exceptions (``FormatError`` not an .ncz file, ``ModelMismatchError`` weights
+    not installed, ``IntegrityError`` a record decodes to other data than was written, ...).
+    """
     arc = open(path_or_bytes, max_pixels=max_pixels, max_bytes=max_bytes)
-    items = arc.decode_all()
-    return items if arc.container.archive else items[0]
+    return Decoded(arc, arc.decode_all())
 
 
 def stack_items(items: Sequence[Item]) -> np.ndarray:

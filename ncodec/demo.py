@@ -1,4 +1,8 @@
-"""``make demo``: compress and decompress real data with the shipped defaults and print what happened."""
+"""``make demo``: compress and decompress real data with the shipped defaults and print what happened.
+
+``python -m ncodec.demo --samples DIR`` instead writes the sample files the README's command
+walkthrough uses (``photo.png``, ``speech.wav``, ``digits.npy``, ``frames/``), copied from the
+shared data sets."""
 from __future__ import annotations
 
 import tempfile
@@ -74,5 +78,38 @@ def main() -> int:
     return 0
 
 
+def write_samples(folder: str | Path) -> list[Path]:
+    """Write the README walkthrough's inputs into ``folder`` (created): a Kodak photo, an FSDD
+    clip, 200 MNIST test digits as an (N, 28, 28) uint8 stack and 8 Bunny frames; existing files
+    are left alone. Returns the paths."""
+    import shutil
+    out = Path(folder)
+    (out / "frames").mkdir(parents=True, exist_ok=True)
+    copies = [(D.paths("kodak")[22], out / "photo.png"), (D.paths("fsdd", "test")[0], out / "speech.wav")]
+    copies += [(f, out / "frames" / f"{i:03d}.png") for i, f in enumerate(sorted(D.paths("bunny"))[:8])]
+    made = []
+    for src, dst in copies:
+        if not dst.exists():
+            shutil.copyfile(src, dst)
+        made.append(dst)
+    digits = out / "digits.npy"
+    if not digits.exists():
+        np.save(digits, np.ascontiguousarray(D.arrays("mnist", "test")[0][:200]))
+    made.append(digits)
+    return made
+
+
+def _cli(argv: list[str] | None = None) -> int:
+    import argparse
+    p = argparse.ArgumentParser(prog="python -m ncodec.demo", description=__doc__.splitlines()[0])
+    p.add_argument("--samples", metavar="DIR", help="write the README walkthrough's sample files into DIR")
+    args = p.parse_args(argv)
+    if args.samples:
+        made = write_samples(args.samples)
+        print(f"wrote {len(made)} sample files into {args.samples}: photo.png, speech.wav, digits.npy, frames/")
+        return 0
+    return main()
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(_cli())

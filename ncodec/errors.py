@@ -94,3 +94,16 @@ class VerifyError(NcodecError):
     """--verify found that the decoded data differs from the input of a lossless codec."""
 
     exit_code = 6
+
+
+class NcodecWarning(UserWarning):
+    """Something the user should know that is not an error (the CLI prints it as one
+    ``ncodec: warning: ...`` line on stderr, unless ``--quiet``)."""
+
+
+class LossyWarning(NcodecWarning):
+    """A lossy encode kept little of its input (e.g. audio that decodes to near-silence)."""
+
+
+class QualityWarning(NcodecWarning):
+    """A quality level went to a lossless codec, where it means a compression effort, not a loss."""

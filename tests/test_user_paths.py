@@ -60,3 +60,92 @@ def test_user_export_never_takes_a_shipped_name(tmp_path, cli, monkeypatch):
     r = cli("train", "hclt", "--data", "mnist", "--steps", "1", "--name", "hclt_mnist", "--latents", "4",
             "--mi-samples", "500", "--eval-n", "50", "--ckpt-dir", str(tmp_path / "c"), "--quiet")
     assert r.returncode == 2 and b"shipped weights name" in r.stderr
+
+
+# ------------------------------------------------------------------ wavelet: per-media ids, selectable weights
+
+DATA = __import__("pathlib").Path(__file__).resolve().parent / "data"
+
+
+def _wav(tmp_path):
+    import shutil
+    dst = tmp_path / "speech.wav"
+    shutil.copy(D.paths("fsdd", "test")[0], dst)
+    return dst
+
+
+def _png(tmp_path):
+    from PIL import Image
+
+    from ncodec.io import read_item
+    dst = tmp_path / "crop.png"
+    Image.fromarray(np.ascontiguousarray(read_item(D.paths("kodak")[0]).data[:48, :64])).save(dst)
+    return dst
+
+
+def test_wavelet_image_and_audio_have_separate_model_ids(tmp_path):
+    """Retrain-free: a file stores the id of its own media's weights, so retraining one leaves the other's files valid."""
+    from ncodec import api
+    from ncodec.codecs import get_codec
+    c = get_codec("wavelet")
+    assert c.for_media("image").model_id(5) == W.model_id("wavelet_image")
+    assert c.for_media("audio").model_id(5) == W.model_id("wavelet_audio")
+    assert W.model_id("wavelet_image") != W.model_id("wavelet_audio")
+    img = api.compress(_png(tmp_path), codec="wavelet").data
+    aud = api.compress(_wav(tmp_path), codec="wavelet").data
+    assert api.open(img).info()["model_id"] == W.model_id("wavelet_image").hex()
+    assert api.open(aud).info()["model_id"] == W.model_id("wavelet_audio").hex()
+
+
+def test_wavelet_files_from_before_per_media_ids_still_decode():
+    """Files written by codec version 1 (one id over both shipped files, no audio gain byte)."""
+    from ncodec import api
+    from ncodec.io import read_item
+    img = api.decompress(DATA / "wavelet_v1_image.ncz")[0]
+    src = read_item(D.paths("kodak")[0]).data[:48, :64].astype(np.float64)
+    assert img.data.shape == (48, 64, 3) and np.mean((img.data - src) ** 2) < 200       # PSNR > 25 dB
+    aud = api.decompress(DATA / "wavelet_v1_audio.ncz")[0]
+    assert aud.data.shape == read_item(D.paths("fsdd", "test")[0]).data.shape
+
+
+def test_wavelet_weights_by_name_path_and_errors(tmp_path, cli, monkeypatch):
+    monkeypatch.setenv("NCODEC_HOME", str(tmp_path / "home"))
+    wav, png = _wav(tmp_path), _png(tmp_path)
+    r = cli("compress", str(wav), "-c", "wavelet", "-O", "weights=wavelet_audio", "-o", str(tmp_path / "a.ncz"))
+    assert r.returncode == 0, r.stderr.decode()
+    r = cli("decompress", str(tmp_path / "a.ncz"), "-o", str(tmp_path / "a.wav"))
+    assert r.returncode == 0, r.stderr.decode()
+    r = cli("compress", str(png), "-c", "wavelet", "-O", f"weights={W.WEIGHTS_DIR / 'wavelet_image.pt'}",
+            "-o", str(tmp_path / "i.ncz"))
+    assert r.returncode == 0, r.stderr.decode()
+    for ref, code, words in (("nosuch", 4, b"no weights 'nosuch'"), ("hclt_mnist", 4, b"not wavelet weights"),
+                             ("wavelet_audio", 5, b"code audio, not image")):
+        r = cli("compress", str(png), "-c", "wavelet", "-O", f"weights={ref}", "-o", str(tmp_path / "x.ncz"))
+        assert r.returncode == code and words in r.stderr, r.stderr.decode()
+        assert len(r.stderr.decode().strip().splitlines()) == 1
+        assert not (tmp_path / "x.ncz").exists()
+
+
+def test_wavelet_user_weights_found_by_model_id(tmp_path, cli, monkeypatch):
+    """Retrain-free stand-in for an export: perturbed shipped image weights installed as a user's."""
+    import torch
+    home = tmp_path / "home"
+    monkeypatch.setenv("NCODEC_HOME", str(home))
+    (home / "weights").mkdir(parents=True)
+    blob = torch.load(W.WEIGHTS_DIR / "wavelet_image.pt", map_location="cpu", weights_only=False)
+    blob["state_dict"]["s_lin.bias"] = blob["state_dict"]["s_lin.bias"] + 1e-3     # the synthesis only
+    torch.save(blob, home / "weights" / "mywave.pt")
+    W.write_manifest("mywave", home / "weights" / "mywave.pt", codec="wavelet", media="image")
+    before = _shipped_digest()
+    png = _png(tmp_path)
+    r = cli("compress", str(png), "-c", "wavelet", "-O", "weights=mywave", "-o", str(tmp_path / "m.ncz"))
+    assert r.returncode == 0, r.stderr.decode()
+    r = cli("info", str(tmp_path / "m.ncz"))
+    assert W.file_sha256(home / "weights" / "mywave.pt")[:16].encode() in r.stdout
+    r = cli("decompress", str(tmp_path / "m.ncz"), "-o", str(tmp_path / "m.png"))
+    assert r.returncode == 0, r.stderr.decode()
+    assert _shipped_digest() == before
+    monkeypatch.setenv("NCODEC_HOME", str(tmp_path / "elsewhere"))
+    r = cli("decompress", str(tmp_path / "m.ncz"), "-o", str(tmp_path / "n.png"))
+    assert r.returncode == 4 and b"not installed" in r.stderr, r.stderr.decode()
+    assert len(r.stderr.decode().strip().splitlines()) == 1

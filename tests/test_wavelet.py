@@ -152,7 +152,7 @@ def test_cli_compress_speech(tmp_path, cli):
     back = read_item(tmp_path / "s.wav")
     orig = read_item(wav)
     assert back.data.shape == orig.data.shape and back.meta.sample_rate == orig.meta.sample_rate
-    # default level: 0.78 bits/sample at 10.2 dB on this clip (raw PCM is 16 bits/sample)
+    # default level: 0.88 bits/sample at 10.8 dB on this clip (raw PCM is 16 bits/sample)
     assert out.stat().st_size * 8 / orig.data.shape[0] <= 1.0
     assert snr(orig.data.astype(np.float64), back.data.astype(np.float64)) >= 7.0
 
@@ -174,3 +174,38 @@ def test_decode_is_identical_under_1_and_2_threads():
         torch.set_num_threads(before)
     assert np.array_equal(outs[0], outs[1]) and np.array_equal(outs[0], outs[2])
     assert torch.get_num_threads() == before
+
+
+def test_quiet_audio_keeps_its_snr():
+    """Gain is normalised before coding (and stored): a clip at 1/20 of its level (-26 dB) keeps the
+    SNR of the original at the default quality instead of collapsing to a near-silent file."""
+    import warnings
+
+    from ncodec import api
+    orig = read_item(D.paths("fsdd", "test")[0]).data.astype(np.float64)
+    out = {}
+    for scale in (1.0, 0.05):
+        x = np.round(orig * scale).astype(np.int16)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", api.LossyWarning)
+            res = api.compress(x, codec="wavelet", media="audio", sample_rate=8000)
+        back = api.open(res.data)[0].data.astype(np.float64)
+        out[scale] = snr(x.astype(np.float64), back)
+        assert abs(res.info[0]["snr_db"] - out[scale]) < 0.5          # the encoder's own estimate
+    assert out[1.0] >= 7.0 and abs(out[0.05] - out[1.0]) < 2.0, out
+
+
+def test_near_silent_decode_warns(tmp_path, cli):
+    """Audio the codec cannot keep (white noise at the lowest level) is never handed back silently."""
+    import warnings
+
+    from ncodec import api
+    noise = (np.random.default_rng(0).standard_normal(8000) * 3000).astype(np.int16)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = api.compress(noise, codec="wavelet", quality=1, media="audio", sample_rate=8000)
+    assert res.warnings and any(issubclass(w.category, api.LossyWarning) for w in caught)
+    import soundfile as sf
+    sf.write(tmp_path / "noise.wav", noise, 8000, subtype="PCM_16")
+    r = cli("compress", str(tmp_path / "noise.wav"), "-c", "wavelet", "-q", "1")
+    assert r.returncode == 0 and b"ncodec: warning: wavelet: the decoded audio keeps only" in r.stderr

@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
     sets = load_sets(args.limit, args.sets.split(","))
     rows = []
-    for ds, (items, per_file) in tqdm(sets.items(), desc="lossless", unit="set"):
+    for ds, (items, per_file) in tqdm(sets.items(), desc="lossless", unit="set", disable=None):
         rows += lossless_rows(ds, items, per_file, args.max_effort)
     cols = ["dataset", "codec", "q", "items", "unit", "file_rate", "archive_rate", "payload_rate", "anchor",
             "enc_MBps", "dec_MBps", "enc_items_per_s", "dec_items_per_s", "exact"]

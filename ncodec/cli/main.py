@@ -15,6 +15,21 @@ from ..errors import NcodecError
 
 INTERNAL_ERROR_EXIT = 70
 
+# What each exit code means (ncodec.errors sets them); shown by ``ncodec --help``, documented in docs/safety.md.
+EXIT_CODES = """exit codes:
+  0    success
+  1    other ncodec error
+  2    usage: bad arguments, options (-O) or input file; output exists (use -f) or cannot be written
+  3    not a readable .ncz file: bad magic, truncated, checksum mismatch, newer format or codec version
+  4    codec error: the codec failed, a record fails its content check, unknown codec, or the
+       file's model weights are not installed (ncodec list --weights)
+  5    unsupported input: media kind, shape, dtype or values the codec does not handle
+  6    --verify found decoded data that differs from the input
+  7    over a decode limit (--max-pixels / --max-bytes)
+  70   internal error (a bug: rerun with --debug and report it)
+  130  interrupted (Ctrl-C)      141  output pipe closed
+errors are one line on stderr (ncodec: error: ...); --debug shows the traceback."""
+
 
 # Subcommands and their one-line help (the module ``cmd_<name>`` registers the full parser).
 COMMANDS = {
@@ -40,7 +55,8 @@ def _extra_commands() -> list[str]:
 def build_parser(only: object = _ALL) -> argparse.ArgumentParser:
     """The ``ncodec`` parser. ``only``: the one subcommand to register in full (None: none, just
     names and help for ``ncodec --help``); by default every subcommand in full (tests, docs)."""
-    parser = argparse.ArgumentParser(prog="ncodec", description="Neural data codec toolkit (.ncz files).")
+    parser = argparse.ArgumentParser(prog="ncodec", description="Neural data codec toolkit (.ncz files).",
+                                     epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -60,11 +76,23 @@ def _command_of(argv: list[str]) -> str | None:
     return None
 
 
+def quiet_library_warnings() -> None:
+    """Hide warnings that libraries (torch, compressai) raise about their own internals -- e.g.
+    "torch.jit.script is deprecated", requires_grad copy hints -- which say nothing a user can act
+    on; ``--debug`` keeps them."""
+    import warnings
+    for cat in (FutureWarning, DeprecationWarning, UserWarning):
+        warnings.filterwarnings("ignore", category=cat, module=r"(torch|compressai|torchvision)(\.|$)")
+    warnings.filterwarnings("ignore", message=r".*requires_grad.*")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns the process exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(only=_command_of(argv))
     args = parser.parse_args(argv)
+    if not args.debug:
+        quiet_library_warnings()
     try:
         code = args.func(args)
         return int(code or 0)

@@ -23,6 +23,8 @@ from ..item import Item, ItemMeta
 BACKEND = "ans"
 N_LEVELS = 10
 AUDIO_INT_SCALE = {"int16": 32768.0, "int32": 2147483648.0}
+TARGET_RMS = 0.1          # audio is scaled to about this RMS (-20 dBFS, the level the audio model's
+                          # distortion term is calibrated to) before coding, and back after
 
 
 class _Engine:
@@ -36,6 +38,11 @@ class _Engine:
         self.z_tables, _ = tables_from_entropy_bottleneck(self.model.entropy_bottleneck)
         self.scale_table = scale_table()
         self.y_tables = family_tables("gaussian", self.scale_table)
+
+    @property
+    def media(self) -> str:
+        """What these weights code: "image" (2-D model) or "audio" (1-D)."""
+        return "image" if self.cfg.dims == 2 else "audio"
 
     # ---------------------------------------------------------------- shapes
     def latent_shapes(self, spatial: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -52,8 +59,10 @@ class _Engine:
         if not 0 <= level < len(self.cfg.lambdas):
             raise CodecError(f"wavelet: the installed model has {len(self.cfg.lambdas)} levels, not {level + 1}")
 
-    def encode(self, x: torch.Tensor, level: int) -> tuple[bytes, float]:
-        """x: (1, C, *S) float in model units -> (payload, ideal bits)."""
+    def encode(self, x: torch.Tensor, level: int, reconstruct: bool = False
+               ) -> tuple[bytes, float, torch.Tensor | None]:
+        """x: (1, C, *S) float in model units -> (payload, ideal bits, the decoder's reconstruction
+        (1, C, *S) in model units when ``reconstruct``, else None)."""
         self.check_level(level)
         q = torch.tensor([level])
         lat = self.model.encode_latents(self.model.pad(x), q)
@@ -66,7 +75,13 @@ class _Engine:
         self.z_tables.encode(enc, z_sym, z_idx)
         self.y_tables.encode(enc, y_sym[coded], y_idx[coded])
         ideal = enc.ideal_bits
-        return _check_bytes(z_sym, y_sym) + enc.finish(), ideal
+        x_hat = None
+        if reconstruct:
+            with single_thread():
+                sent = torch.from_numpy(np.where(coded, y_sym, 0).astype(np.float64))   # what the decoder gets
+                x_hat = self.model.decode_latents(sent, lat["mu"], q)
+            x_hat = x_hat[(slice(None), slice(None)) + tuple(slice(0, s) for s in x.shape[2:])]
+        return _check_bytes(z_sym, y_sym) + enc.finish(), ideal, x_hat
 
     def decode(self, payload: bytes, spatial: tuple[int, ...], level: int) -> torch.Tensor:
         """Payload -> reconstruction (1, C, *spatial) in model units."""
@@ -126,15 +141,42 @@ def _check_bytes(z_sym: np.ndarray, y_sym: np.ndarray) -> bytes:
     return (crc & 0xFFFF).to_bytes(2, "little")
 
 
-@lru_cache(maxsize=None)
 def engine(media: str) -> _Engine:
-    """The loaded image or audio model (cached)."""
+    """The shipped image or audio model (cached)."""
+    return engine_for(f"wavelet_{media}")
+
+
+@lru_cache(maxsize=None)
+def engine_for(weights: str) -> _Engine:
+    """The model of installed weights ``weights`` (cached)."""
     try:
-        return _Engine(f"wavelet_{media}")
+        return _Engine(weights)
     except CodecError:
         raise
     except Exception as exc:
-        raise CodecError(f"wavelet: cannot load weights wavelet_{media}: {exc}") from exc
+        raise CodecError(f"wavelet: cannot load weights {weights}: {exc}") from exc
+
+
+def gain_exponent(x: torch.Tensor) -> int:
+    """The signed-byte exponent ``e`` whose gain ``2**(e/8)`` brings audio ``x`` (model units) near
+    TARGET_RMS without lifting its peak above 1; 0 for silence."""
+    a = x.double().abs()
+    peak = float(a.max()) if a.numel() else 0.0
+    rms = float(a.pow(2).mean().sqrt()) if a.numel() else 0.0
+    if rms <= 0.0 or peak <= 0.0:
+        return 0
+    e = min(round(8 * np.log2(TARGET_RMS / rms)), int(np.floor(8 * np.log2(1.0 / peak))))
+    return int(np.clip(e, -128, 127))
+
+
+def snr_db(x: torch.Tensor, x_hat: torch.Tensor) -> float:
+    """10 log10(signal power / error power) of a reconstruction (inf when exact or the input is silent)."""
+    x = x.double()
+    err = float((x - x_hat.double()).pow(2).sum())
+    sig = float(x.pow(2).sum())
+    if err == 0.0 or sig == 0.0:
+        return float("inf")
+    return 10.0 * float(np.log10(sig / err))
 
 
 def to_tensor(item: Item) -> torch.Tensor:

@@ -175,6 +175,11 @@ class Codec:
         learned codec with selectable weights returns an instance bound to them; others ``self``."""
         return self
 
+    def for_media(self, media: str) -> "Codec":
+        """The codec that codes items of ``media``, for codecs whose weights (and so model id) depend
+        on it (``wavelet``: image and audio weights); others ``self``. Called after ``bind``."""
+        return self
+
     def for_model(self, model_id: bytes, quality: int) -> "Codec":
         """The codec instance that decodes files made with ``model_id`` (stored in the file):
         ``self`` for the installed default, a bound instance for other installed weights, else

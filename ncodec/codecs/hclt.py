@@ -197,7 +197,7 @@ class HCLTCodec(Codec):
     def bind(self, options: Mapping[str, Any]) -> "HCLTCodec":
         from ..weights import resolve
         ref = options.get("weights")
-        return HCLTCodec(resolve(ref)) if ref else self
+        return HCLTCodec(resolve(ref, self.name)) if ref else self
 
     def for_model(self, model_id: bytes, quality: int) -> "HCLTCodec":
         from ..weights import find_by_id

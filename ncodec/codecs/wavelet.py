@@ -2,6 +2,17 @@
 
 The coding engine (model, tables, every torch call) lives in ``_wavelet_engine`` and is
 imported on first use, so listing codecs never imports torch. Payload layout: see there.
+
+Weights and model ids: images and audio have separate weight files (shipped ``wavelet_image``
+and ``wavelet_audio``, or a user's, chosen with ``-O weights=NAME|PATH``), and a file stores the
+model id of the one it was coded with, so retraining one media never invalidates the other's
+files. ``compress`` binds the codec to the items' media (``for_media``); the registry's unbound
+instance is the version-1 codec (both shipped files under one combined id, no audio gain), which
+still decodes files written before per-media ids (codec version 1).
+
+Version 2 audio payloads carry one gain byte after the 2-byte latent check: the clip is scaled
+by ``2**(e/8)`` (``e`` a signed byte) to a speech-like loudness before coding and back after,
+so quiet recordings get the same relative quality as loud ones.
 """
 from __future__ import annotations
 
@@ -9,11 +20,13 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..errors import CodecError, UnsupportedInputError
+from ..errors import CodecError, ModelMismatchError, UnsupportedInputError
 from ..item import Item, ItemMeta
-from .base import CHECK_KEY, CHECK_SYMBOLS, Codec, Encoded, payload_error, register
+from .base import CHECK_KEY, CHECK_SYMBOLS, Codec, Encoded, Option, payload_error, register
 
 N_LEVELS = 10
+SHIPPED = {"image": "wavelet_image", "audio": "wavelet_audio"}
+LOW_SNR_DB = 3.0          # an audio encode whose reconstruction is below this SNR gets a warning
 
 
 @register
@@ -21,22 +34,60 @@ class Wavelet(Codec):
     name = "wavelet"
     media = ("image", "audio")
     lossless = False
-    version = 1
+    version = 2               # 2: per-media model ids, a gain byte in audio payloads
     qualities = (1, N_LEVELS)
     default_quality = 5
-    weights = ("wavelet_image", "wavelet_audio")
+    weights = tuple(SHIPPED.values())
+    options = (Option("weights", str, None, "weights name (ncodec list --weights) or path to a wavelet weight "
+                                            "file; default: the shipped weights of the item's media"),)
     # The content check covers the coded integer latents, through the 16-bit latent CRC that
-    # leads every payload (verified by the engine against the decoded latents): the float
-    # synthesis may differ by +-1 across thread counts, a desynchronised coder may not.
+    # leads every payload (verified by the engine against the decoded latents), and the audio
+    # gain byte: the float synthesis may differ by +-1 across thread counts, a desynchronised
+    # coder may not.
     content_check = CHECK_SYMBOLS
     # ~180 B of working memory per pixel and ~110 per audio sample when decoding: default caps
     # keep a decode near or under 0.5 GB and a few seconds (raise with --max-pixels)
     decode_max_pixels = {"image": 1 << 21, "audio": 3_000_000}
     description = "wavelet-packet autoencoder + hyperprior (WaLLoC-style), lossy RGB/gray images and mono audio"
 
+    def __init__(self, bound: str | None = None) -> None:
+        self.bound = bound        # one weights name (version-2 layout); None: the version-1 codec
+
+    # ---------------------------------------------------------------- identity
     def model_id(self, quality: int) -> bytes:
+        """The bound weights' id; unbound, the combined id of both shipped files (version-1 files)."""
         from ..weights import model_id
-        return model_id(*self.weights)
+        return model_id(self.bound) if self.bound else model_id(*SHIPPED.values())
+
+    def bind(self, options: Mapping[str, Any]) -> "Wavelet":
+        from ..weights import resolve
+        ref = options.get("weights")
+        return Wavelet(resolve(ref, self.name)) if ref else self
+
+    def for_media(self, media: str) -> "Wavelet":
+        return Wavelet(SHIPPED[media]) if self.bound is None and media in SHIPPED else self
+
+    def for_model(self, model_id: bytes, quality: int) -> "Wavelet":
+        from ..weights import find_by_id
+        from ..weights import model_id as mid_of
+        if self.bound and model_id == self.model_id(quality):
+            return self
+        if model_id == mid_of(*SHIPPED.values()):
+            return Wavelet()                    # a version-1 file: both shipped files, no gain byte
+        name = find_by_id(self.name, model_id)
+        if name is None:
+            raise ModelMismatchError(f"file was made with wavelet weights {model_id.hex() or 'none'}, which are "
+                                     f"not installed (ncodec list --weights shows what is)")
+        return Wavelet(name)
+
+    def _engine(self, media: str):
+        from ._wavelet_engine import engine, engine_for
+        if self.bound is None:
+            return engine(media)
+        eng = engine_for(self.bound)
+        if eng.media != media:
+            raise UnsupportedInputError(f"wavelet weights {self.bound!r} code {eng.media}, not {media}")
+        return eng
 
     def check(self, item: Item) -> None:
         d, meta = item.data, item.meta
@@ -58,18 +109,44 @@ class Wavelet(Codec):
             raise UnsupportedInputError(f"codec 'wavelet' codes image or audio, not {meta.media}")
 
     # ---------------------------------------------------------------- coding
+    def _has_gain(self, media: str) -> bool:
+        """Version-2 audio payloads carry a gain byte after the latent check."""
+        return self.bound is not None and media == "audio"
+
     def encode(self, item: Item, quality: int, options: Mapping[str, Any]) -> Encoded:
-        from ._wavelet_engine import engine, to_tensor
+        from ._wavelet_engine import gain_exponent, snr_db, to_tensor
         self.check(item)
-        payload, ideal = engine(item.meta.media).encode(to_tensor(item), quality - 1)
-        return Encoded(payload, ideal + 16, check=bytes(payload[:2]))   # + the 2-byte latent check
+        media = item.meta.media
+        eng = self._engine(media)
+        x = to_tensor(item)
+        if not self._has_gain(media):
+            payload, ideal, _ = eng.encode(x, quality - 1)
+            return Encoded(payload, ideal + 16, check=bytes(payload[:2]))   # + the 2-byte latent check
+        e = gain_exponent(x)
+        core, ideal, x_hat = eng.encode(x * 2.0 ** (e / 8), quality - 1, reconstruct=True)
+        payload = core[:2] + (e & 0xFF).to_bytes(1, "little") + core[2:]
+        snr = snr_db(x, x_hat.double() * 2.0 ** (-e / 8))
+        info = {"snr_db": round(snr, 2), "gain_db": round(6.0206 * e / 8, 2)}
+        if snr < LOW_SNR_DB:
+            info["warning"] = (f"wavelet: the decoded audio keeps only {snr:.1f} dB SNR at quality {quality}; "
+                               f"use a higher -q or another codec (e.g. -c opus, or flac for lossless)")
+        return Encoded(payload, ideal + 24, info=info, check=bytes(payload[:3]))
+
+    def _split(self, payload: bytes, meta: ItemMeta) -> tuple[bytes, int, bytes]:
+        """(engine payload, gain exponent, content-check bytes) of a stored payload."""
+        if not self._has_gain(meta.media):
+            return payload, 0, payload[:2]
+        if len(payload) < 3:
+            raise CodecError("wavelet: payload truncated (shorter than its check and gain bytes)")
+        e = int.from_bytes(payload[2:3], "little", signed=True)
+        return payload[:2] + payload[3:], e, payload[:3]
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
-        from ._wavelet_engine import engine, from_tensor
+        from ._wavelet_engine import from_tensor
         if meta.media not in ("image", "audio"):
             raise CodecError(f"wavelet: cannot decode media {meta.media!r}")
         spatial = tuple(meta.shape[:2]) if meta.media == "image" else (int(meta.shape[0]),)
-        eng = engine(meta.media)
+        eng = self._engine(meta.media)
         if meta.media == "image" and (len(meta.shape) not in (2, 3) or meta.dtype != "uint8"
                                       or (len(meta.shape) == 3 and meta.shape[2] not in (1, 3))):
             raise CodecError(f"wavelet: stored metadata {meta.shape} {meta.dtype} is not a gray/RGB 8-bit image")
@@ -78,27 +155,29 @@ class Wavelet(Codec):
             raise CodecError(f"wavelet: stored metadata {meta.shape} {meta.dtype} is not mono audio")
         if min(spatial) < 1:
             raise CodecError("wavelet: empty record")
+        core, e, check = self._split(bytes(payload), meta)
         try:
-            x = eng.decode(bytes(payload), spatial, quality - 1)
+            x = eng.decode(core, spatial, quality - 1)
         except CodecError:
             raise
         except Exception as exc:
             raise payload_error(self.name, exc) from exc
-        item = from_tensor(x, meta)
-        item.extra[CHECK_KEY] = bytes(payload[:2])     # the engine checked it against the decoded latents
+        item = from_tensor(x.double() * 2.0 ** (-e / 8) if e else x, meta)
+        item.extra[CHECK_KEY] = check     # the latent CRC (checked by the engine) and the gain byte
         return item
 
     def decode_latents(self, payload: bytes, meta: ItemMeta, quality: int) -> np.ndarray:
         """The dequantized latents (C, *latent spatial) float32 of a payload, without the synthesis
-        transform: features for learning straight from compressed data (``NczDataset(decode="latents")``)."""
-        from ._wavelet_engine import engine
+        transform: features for learning straight from compressed data (``NczDataset(decode="latents")``).
+        Audio latents of version-2 files are those of the gain-normalised clip."""
         if meta.media not in ("image", "audio"):
             raise CodecError(f"wavelet: cannot decode media {meta.media!r}")
         spatial = tuple(meta.shape[:2]) if meta.media == "image" else (int(meta.shape[0]),)
         if min(spatial) < 1:
             raise CodecError("wavelet: empty record")
+        core, _, _ = self._split(bytes(payload), meta)
         try:
-            return engine(meta.media).latents(bytes(payload), spatial, quality - 1)
+            return self._engine(meta.media).latents(core, spatial, quality - 1)
         except CodecError:
             raise
         except Exception as exc:

@@ -230,7 +230,7 @@ def pack(inputs: Sequence[str] | Source, out: str | Path, codec: str | None = No
     c = get_codec(name)
     q = c.resolve_quality(quality)
     opts = c.resolve_options(options)
-    c = c.bind(opts)
+    c = c.bind(opts).for_media(first.meta.media)
     c.check(first)
     size = parse_size(shard_size)
     model_id = c.model_id(q)

@@ -110,7 +110,8 @@ def map_jobs(fn, jobs: list, workers: int | None, desc: str, progress: bool, eng
     ``workers`` CPUs, or the cluster at ``ray_address``)."""
     from tqdm.auto import tqdm
     workers = default_workers() if workers is None else max(1, workers)
-    bar = tqdm(total=len(jobs), desc=desc, disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=len(jobs), desc=desc, disable=None if progress else True,    # None: only on a terminal
+               dynamic_ncols=True)
     results: list = []
     if engine == "ray":
         results = _map_ray(fn, jobs, workers, ray_address, bar)

@@ -172,4 +172,5 @@ def export(model: IntFlow, args, summary: Summary, bpd: float, n_eval: int) -> P
                 cpu_seconds=round(summary.cpu_s), batch=args.batch,
                 device=f"{summary.device}, {torch.get_num_threads()} thread(s)",
                 figures={"test_model_bpd": round(bpd, 4), "test_images": n_eval})
+    print(f"exported {name} to {path}", flush=True)
     return path

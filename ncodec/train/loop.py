@@ -394,7 +394,7 @@ class Loop:
         ckdir = Path(cfg.ckpt_dir)
         log = open(ckdir / "metrics.jsonl", "a") if self.rank == 0 else None
         bar = None if self.rank or cfg.quiet else tqdm(total=cfg.steps, initial=start, desc=self.desc,
-                                                      dynamic_ncols=True)
+                                                      dynamic_ncols=True, disable=None)   # none when piped
         self.budget.start_clocks()
         session0 = time.monotonic()
         last: dict = {}

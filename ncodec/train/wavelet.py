@@ -131,7 +131,8 @@ def export(model: WaveletAE, path: Path, command: str, extra: dict, n_low: int =
     eb = model.entropy_bottleneck
     # the tail quantiles only depend on the prior's own parameters: finish fitting them (cheap)
     aux_opt = torch.optim.Adam([eb.quantiles], lr=1e-2)
-    for _ in range(3000):
+    from tqdm.auto import tqdm
+    for _ in tqdm(range(3000), desc="export: prior tails", leave=False, disable=None):   # terminal only
         aux_opt.zero_grad(set_to_none=True)
         aux = eb.loss()
         aux.backward()
@@ -141,7 +142,7 @@ def export(model: WaveletAE, path: Path, command: str, extra: dict, n_low: int =
     model = extend_ladder(model, n_low).eval()
     sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
     torch.save({"config": model.cfg.to_dict(), "state_dict": sd}, path)
-    write_entry(path.stem, path, codec="wavelet", dataset=extra.pop("dataset", ""), command=command, **extra)
+    write_entry(path.stem, path, codec="wavelet", media="image" if model.cfg.dims == 2 else "audio", dataset=extra.pop("dataset", ""), command=command, **extra)
     return path
 
 
@@ -187,6 +188,10 @@ def run(args) -> int:
     name = export_name(args, f"wavelet_{media}")
     cfg = config_from_args(args, ckpt_dir=f"runs/{name}")
     loop = Loop(cfg, desc=f"wavelet-{media}")
+    if args.export_only and not loop.ckpt_path.exists():       # before minutes of data loading
+        from ..errors import InputError
+        raise InputError(f"--export-only: no checkpoint at {loop.ckpt_path} (train first with --name {name}, "
+                         f"or give the run's --ckpt-dir)")
     crop = args.crop or (128 if media == "image" else 4096)
     rng = np.random.default_rng(cfg.seed)
     t_load = time.time()
@@ -228,6 +233,7 @@ def run(args) -> int:
         from ..errors import InputError
         if not loop.load(state, load_state_fn=load_state_fn):
             raise InputError(f"--export-only: no checkpoint in {ckdir}")
+        loop.info(f"exporting the checkpoint {loop.ckpt_path} (step {loop.budget.step})")
         finished = True
     elif args.closed_form_only:
         _fit_tails(model, sampler, aux_opt)
@@ -255,7 +261,7 @@ def _export_run(args, model: WaveletAE, loop: Loop, name: str, data_name: str) -
                    "steps": b.step, "train_wall_s": round(b.wall_s, 1), "train_cpu_s": round(b.cpu_s, 1),
                    "train_device": str(loop.device), "extrapolated_low_levels": args.extra_low_levels},
                   n_low=args.extra_low_levels)
-    print(f"[wavelet] exported {path}", flush=True)
+    print(f"exported {name} ({args.media}) to {path}; use it with -c wavelet -O weights={name}", flush=True)
     return path
 
 

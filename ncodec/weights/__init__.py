@@ -56,25 +56,40 @@ def manifest() -> dict[str, dict]:
 def find_by_id(codec: str, mid: bytes) -> str | None:
     """The installed weights of ``codec`` whose model id is ``mid`` (user-trained ones included)."""
     for name, entry in manifest().items():
-        serves = entry.get("codec") or name.split("_", 1)[0]
-        if serves == codec and bytes.fromhex(entry["sha256"])[:8] == mid:
+        if codec_of(entry, name) == codec and bytes.fromhex(entry["sha256"])[:8] == mid:
             return name
     return None
 
 
-def resolve(ref: str) -> str:
+def codec_of(entry: dict, name: str) -> str:
+    """The codec a manifest entry serves (its ``codec`` field, else the name's first word)."""
+    return entry.get("codec") or name.split("_", 1)[0]
+
+
+def resolve(ref: str, codec: str | None = None) -> str:
     """A weights reference from ``-O weights=...``: an installed name, or a path to a weight file or
-    its manifest (registered under its name for this process); CodecError if neither."""
+    its manifest (registered under its name for this process); CodecError if neither, or if the
+    weights serve another codec than ``codec`` (when given)."""
     if ref in manifest():
-        return ref
-    p = Path(ref)
-    js = p if p.suffix == ".json" else p.with_suffix(".json")
-    if js.exists():
-        entry = json.loads(js.read_text())
+        name = ref
+    else:
+        p = Path(ref)
+        js = p if p.suffix == ".json" else p.with_suffix(".json")
+        if not js.is_file():
+            raise CodecError(f"no weights {ref!r}: not an installed name (ncodec list --weights) "
+                             f"nor a weight file with its .json")
+        try:
+            entry = json.loads(js.read_text())
+        except (OSError, ValueError) as exc:
+            raise CodecError(f"weights {ref!r}: unreadable manifest {js} ({exc})") from None
+        if not isinstance(entry, dict) or "file" not in entry or "sha256" not in entry:
+            raise CodecError(f"weights {ref!r}: {js} is not a weights manifest")
         name = entry.get("name", js.stem)
         _EXTRA[name] = dict(entry, origin="path", folder=str(js.parent.resolve()))
-        return name
-    raise CodecError(f"no weights {ref!r}: not an installed name (ncodec list --weights) nor a weight file with its .json")
+    serves = codec_of(_entry(name) or {}, name)
+    if codec is not None and serves != codec:
+        raise CodecError(f"weights {name!r} are {serves} weights, not {codec} weights")
+    return name
 
 
 _EXTRA: dict[str, dict] = {}
