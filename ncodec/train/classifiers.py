@@ -54,7 +54,7 @@ def run(args) -> int:
     per_epoch = math.ceil(n / batch)
     steps = args.steps or int(round(epochs * per_epoch))
     cfg = config_from_args(args, steps=steps, lr=d.get("lr", 3e-3), warmup=max(1, round(WARMUP_FRACTION * steps)),
-                           ckpt_dir=f"runs/clf_{task.name}")
+                           ckpt_dir=f"runs/{export_name(args, task.weights)}")
     loop = Loop(cfg, desc=f"clf {task.name}")
     dev = loop.device
     # augmentation draws from a CPU generator: batches that augment are built on CPU (identical on

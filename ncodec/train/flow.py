@@ -124,7 +124,7 @@ def run(args) -> int:
         if val is not None:
             cfg_kw[key] = val
     mcfg = FlowConfig(**cfg_kw)
-    tcfg = config_from_args(args, ckpt_dir=f"runs/flow_{args.data}")
+    tcfg = config_from_args(args, ckpt_dir=f"runs/{export_name(args, EXPORT_NAME[args.data])}")
     loop = Loop(tcfg, desc=f"flow {args.data}")
     model = IntFlow(mcfg).to(loop.device)
     opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr)

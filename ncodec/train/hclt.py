@@ -50,13 +50,14 @@ def _add_args(p) -> None:
 
 def run(args) -> int:
     """Train (or resume) and, when the run is finished, write the weights + manifest with the test bpd."""
+    name = export_name(args, weight_name(args.data))      # checked before any work; names the checkpoints
     xtr, _ = D.arrays(args.data, "train")
     xte, _ = D.arrays(args.data, "test")
     xtr = xtr.reshape(len(xtr), -1)
     xte = xte.reshape(len(xte), -1)[:args.eval_n or None]
     steps_per_epoch = math.ceil(len(xtr) / args.batch)
     cfg = config_from_args(args, steps=int(round(args.epochs * steps_per_epoch)),
-                           ckpt_dir=f"runs/{weight_name(args.data)}")
+                           ckpt_dir=f"runs/{name}")
     cfg.lr_floor = args.step_min / cfg.lr if args.lr_floor is None else cfg.lr_floor
     loop = Loop(cfg, desc=f"hclt {args.data}")
     dev = loop.device
@@ -91,7 +92,7 @@ def run(args) -> int:
     summary = loop.run(step_fn, state_fn=state_fn, load_state_fn=load_state)
     model = holder["model"].cpu()
     if summary.finished and not args.no_ship:
-        _ship(model, args, xte, summary)
+        _ship(model, args, xte, summary, name)
     else:
         print(f"test bpd (float32 params) {model.bits_per_dim(torch.from_numpy(xte.astype(np.int64))):.4f}")
     return 0
@@ -101,9 +102,8 @@ run.add_args = _add_args
 register_trainer("hclt")(run)
 
 
-def _ship(model: HCLT, args, xte: np.ndarray, summary: Summary) -> None:
+def _ship(model: HCLT, args, xte: np.ndarray, summary: Summary, name: str) -> None:
     """Save the weight file and its manifest (test bpd measured on the stored tables, on CPU)."""
-    name = export_name(args, weight_name(args.data))
     out = export_dir(args) / f"{name}.npz"
     save_hclt(model, out)
     shipped = load_hclt(out)
