@@ -29,17 +29,18 @@ def _timed(fn):
     return out, time.perf_counter() - t0, time.process_time() - c0
 
 
-def hclt_row(data: str, imgs: np.ndarray) -> dict:
-    """Archive of every image through ``hclt`` with the data set's weights; real + ideal bpd, speed split."""
+def hclt_row(data: str, imgs: np.ndarray, weights: str | None = None) -> dict:
+    """Archive of every image through ``hclt`` with the data set's weights (or ``weights``, a name
+    that ``-O weights=`` accepts); real + ideal bpd, speed split."""
     from .. import container
     from ..codecs import get_codec
     from ..codecs.hclt import WEIGHTS, StageTimes, coding_tables, ideal_bits
     from ..weights import manifest, weight_path
 
     q = DATASETS[data]
-    name = WEIGHTS[q]
+    codec = get_codec("hclt").bind({"weights": weights} if weights else {})
+    name = codec._weights(q)
     coding_tables(name)                               # load once, outside the timings
-    codec = get_codec("hclt")
     n = len(imgs)
     items = [Item.from_array(a, "image") for a in imgs]
     enc_t, dec_t = StageTimes(), StageTimes()
@@ -59,7 +60,8 @@ def hclt_row(data: str, imgs: np.ndarray) -> dict:
     numel = imgs.size
     entry = manifest().get(name, {})
     ms = lambda t: 1000 * t / n                       # noqa: E731 - per-image milliseconds
-    return {"data": data, "codec": f"hclt q{q}", "images": n, "file_bytes": len(data_bytes),
+    label = f"hclt q{q}" + (f" {name}" if weights else "")
+    return {"data": data, "codec": label, "images": n, "file_bytes": len(data_bytes),
             "real_bpd": 8 * len(data_bytes) / numel, "ideal_bpd": ideal / numel,
             "payload_bpd": 8 * sum(map(len, payloads)) / numel,
             "enc_img_s": n / enc_s, "dec_img_s": n / dec_s,
@@ -89,18 +91,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="first N test images only (default: all 10k)")
     ap.add_argument("--no-baselines", action="store_true")
     ap.add_argument("--threads", type=int, default=0, help="torch/BLAS threads (0: default)")
+    ap.add_argument("--weights", nargs="*", default=[],
+                    help="extra hclt weights to measure beside the shipped ones (names from ncodec list --weights, "
+                         "for the data set they were trained on)")
     args = ap.parse_args(argv)
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
+    from ..weights import manifest
     names = available()
     rows = []
     for data in args.data:
         imgs, _ = D.arrays(data, "test")
         if args.limit:
             imgs = imgs[:args.limit]
-        rows.append(hclt_row(data, imgs))
-        print(f"{data}: hclt real {rows[-1]['real_bpd']:.4f} bpd, ideal {rows[-1]['ideal_bpd']:.4f}", flush=True)
+        for w in [None] + [w for w in args.weights if (manifest().get(w, {}).get("dataset") or data) == data]:
+            rows.append(hclt_row(data, imgs, w))
+            print(f"{data}: {rows[-1]['codec']} real {rows[-1]['real_bpd']:.4f} bpd, "
+                  f"ideal {rows[-1]['ideal_bpd']:.4f}", flush=True)
         if not args.no_baselines:
             for codec, q in BASELINES:
                 if codec in names:
