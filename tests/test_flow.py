@@ -118,3 +118,38 @@ def test_wrong_weights_refused(codec, mnist_slice, monkeypatch):
     monkeypatch.setattr(type(codec), "model_id", lambda self, q: b"\x01" * 8)
     with pytest.raises(ModelMismatchError):
         api.decompress_bytes(res.data)
+
+
+def test_png_guard_on_palette_like_photo(codec):
+    """An RGB image the photo model codes badly (flat colour blocks) falls back to PNG inside the
+    same codec: never more than PNG + 1 byte, decoded exactly; a natural-ish image keeps the flow."""
+    from ncodec.codecs.flow import MODE_FLOW, MODE_PNG
+    from ncodec.codecs.png import PNG
+    blocks = np.kron(np.arange(16, dtype=np.uint8).reshape(4, 4) * 16, np.ones((16, 16), np.uint8))
+    flat = np.stack([blocks, blocks[::-1], blocks.T], axis=2)
+    from ncodec import data as D
+    from ncodec.io import read_item
+    photo = read_item(sorted(D.paths("kodak"))[0]).data[200:264, 300:364]
+    for img, mode in ((flat, MODE_PNG), (np.ascontiguousarray(photo), MODE_FLOW)):
+        item = Item.from_array(img, "image")
+        enc = codec.encode(item, 1, {})
+        png = PNG().encode(item, 0, {}).payload
+        assert enc.payload[0] == mode and len(enc.payload) <= len(png) + 1
+        assert codec.decode(enc.payload, item.meta, 1).same_data(item)
+        res = api.compress_items([item], codec="flow")
+        assert api.decompress_bytes(res.data)[0].same_data(item)
+
+
+def test_version_1_files_still_decode(codec):
+    """A version-1 RGB file (no mode byte, the version-1 model id) decodes with this version."""
+    from ncodec import container
+    from ncodec.codecs.flow import Flow
+    rng = np.random.default_rng(9)
+    img = np.clip(np.cumsum(rng.integers(-2, 3, (24, 24, 3)), axis=0) + 90, 0, 255).astype(np.uint8)
+    item = Item.from_array(img, "image")
+    old = Flow(legacy=True)
+    assert old.model_id(1) != codec.model_id(1)
+    pay = old.encode(item, 1, {}).payload
+    data = container.pack(container.Container(codec="flow", codec_version=1, quality=1, model_id=old.model_id(1),
+                                              records=[container.Record(pay, item.meta)]))
+    assert api.decompress_bytes(data)[0].same_data(item)
