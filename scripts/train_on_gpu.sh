@@ -14,7 +14,12 @@
 # A `timeout` backstop sends SIGTERM shortly after CHUNK_S (data loading + export need time too);
 # the loop answers SIGTERM by finishing its step and checkpointing.
 #
-# Default: the wavelet image model (bsds500). Environment (defaults in brackets):
+# Default: the wavelet image model (bsds500). Plans (TRAINER argument): wavelet, flow, hclt, classifier, and
+#   wavelet-audio-ft  fine-tune the shipped wavelet_audio with the machine-perceptual loss (issue 14 item 5):
+#                     ncodec train wavelet --media audio --init-from wavelet_audio --feature-loss 0.03
+#                       --batch 64 --lr 1e-4 --warmup 100 --export   (exports $OUT/weights/wavelet_audio_ft.pt;
+#                     check it with ncodec eval task --task fsdd before shipping anything)
+# Environment (defaults in brackets):
 #   OUT [./runs]  CHUNK_S [540]  TOTAL_S [1620 = three chunks]  STEPS [100000]  DEVICE [cuda]
 #   NAME [checkpoint folder name, per trainer]  RESUME_FROM []  PYTHON [.venv/bin/python or python3]
 # Example, three device sessions in a row (each brings $OUT back; pass it in as RESUME_FROM):
@@ -34,10 +39,13 @@ TRAINER=${1:-wavelet}
 
 case "$TRAINER" in
   wavelet)    DEFAULT_NAME=wavelet_image; ARGS=(--media image --export) ;;
+  wavelet-audio-ft)
+              TRAINER=wavelet; DEFAULT_NAME=wavelet_audio_ft
+              ARGS=(--media audio --init-from wavelet_audio --feature-loss 0.03 --batch 64 --lr 1e-4 --warmup 100 --export) ;;
   flow)       DEFAULT_NAME=flow_mnist;    ARGS=(--data mnist --export) ;;
   hclt)       DEFAULT_NAME=hclt_mnist;    ARGS=(--data mnist) ;;
   classifier) DEFAULT_NAME=clf_mnist;     ARGS=(--task mnist) ;;
-  *) echo "train_on_gpu.sh: unknown trainer $TRAINER (wavelet, flow, hclt, classifier)" >&2; exit 2 ;;
+  *) echo "train_on_gpu.sh: unknown trainer $TRAINER (wavelet, wavelet-audio-ft, flow, hclt, classifier)" >&2; exit 2 ;;
 esac
 NAME=${NAME:-$DEFAULT_NAME}
 CKPT="$OUT/runs/$NAME"
