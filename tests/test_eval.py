@@ -400,3 +400,22 @@ def test_cli_rd_bd_report(tmp_path, capsys):
     assert main(["eval", "bd", str(tmp_path / "missing.json")]) == 2
     assert capsys.readouterr().err.startswith("ncodec: error:")
     assert main(["eval", "rd", "--codec", "zstd", "--data", "no-such-set"]) == 2
+
+
+def test_sweep_options_reach_the_codec_and_label_rows():
+    """``-O [CODEC:]KEY=VALUE`` reaches the codec (weights chosen by name) and labels its rows; a bad
+    option is an error row, not a crash."""
+    from ncodec import data as D
+    from ncodec.cli.cmd_eval import codec_options
+    from ncodec.errors import InputError
+    assert codec_options(["hclt:weights=hclt_mnist", "threads=1"], ["hclt", "zstd"]) == {
+        "hclt": {"weights": "hclt_mnist", "threads": "1"}, "zstd": {"threads": "1"}}
+    with pytest.raises(InputError):
+        codec_options(["webp:x=1"], ["hclt"])
+    digits = [Item.from_array(a, "image", name=f"d{i}") for i, a in enumerate(D.arrays("mnist", "test")[0][:3])]
+    rows = sweep.run_sweep(digits, ["hclt"], {"hclt": [1]}, workers=1, progress=False,
+                           options={"hclt": {"weights": "hclt_mnist"}})
+    assert {r["codec"] for r in rows} == {"hclt[weights=hclt_mnist]"} and not any(r["error"] for r in rows)
+    bad = sweep.run_sweep(digits[:1], ["hclt"], {"hclt": [1]}, workers=1, progress=False,
+                          options={"hclt": {"weights": "no_such_weights"}})
+    assert bad[0]["error"]

@@ -27,6 +27,21 @@ def parse_levels(specs: list[str] | None) -> dict[str, list[int]]:
     return out
 
 
+def codec_options(pairs: list[str], codecs: list[str]) -> dict[str, dict[str, str]]:
+    """``-O [CODEC:]KEY=VALUE`` arguments -> {codec: {key: value}} for the listed codecs."""
+    from ..codecs.base import parse_option_args
+    out: dict[str, dict[str, str]] = {}
+    for pair in pairs:
+        head, _, rest = pair.partition("=")
+        name, colon, key = head.rpartition(":")
+        targets = [name] if colon else codecs
+        if colon and name not in codecs:
+            raise InputError(f"-O {pair}: codec {name!r} is not in --codec")
+        for c in targets:
+            out.setdefault(c, {}).update(parse_option_args([f"{key}={rest}" if colon else pair]))
+    return out
+
+
 def _common(p) -> None:
     p.add_argument("--codec", required=True, help="comma-separated codec names (see ncodec list)")
     p.add_argument("--levels", action="append", help="quality levels: 10,30,50 or CODEC=10,30 (repeatable)")
@@ -34,6 +49,9 @@ def _common(p) -> None:
     p.add_argument("--workers", type=int, default=None, help="processes (default: up to 2)")
     p.add_argument("--no-merge", action="store_true", help="overwrite the results file instead of merging")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-O", "--option", action="append", default=[], metavar="[CODEC:]KEY=VALUE",
+                   help="codec option (repeatable), e.g. -O wavelet:weights=mywave; without CODEC: for every "
+                        "codec listed. Rows of a codec with options are labelled CODEC[KEY=VALUE,...]")
 
 
 def register(sub) -> None:
@@ -94,9 +112,11 @@ def run_rd(args: argparse.Namespace) -> int:
     from ..bench._common import print_table
     from ..eval.sweep import aggregate, load_dataset, run_sweep, save_results
     items = load_dataset(args.data, args.limit)
-    rows = run_sweep(items, _codecs(args.codec), parse_levels(args.levels), dataset=args.data,
+    codecs = _codecs(args.codec)
+    rows = run_sweep(items, codecs, parse_levels(args.levels), dataset=args.data,
                      workers=args.workers, progress=not args.quiet, batch=args.batch,
-                     engine=args.engine, ray_address=args.ray_address)
+                     engine=args.engine, ray_address=args.ray_address,
+                     options=codec_options(args.option, codecs))
     out = save_results(args.out, rows, merge=not args.no_merge)
     pts = aggregate(rows)
     print_table(pts, ["codec", "quality", "items", "rate", "psnr", "ms_ssim", "snr", "enc_cpu_ms", "dec_cpu_ms",
@@ -165,8 +185,9 @@ def run_task(args: argparse.Namespace) -> int:
     from ..eval.sweep import save_results
     from ..eval.tasks import get_task
     get_task(args.task)
-    rows = run_task_eval(args.task, _codecs(args.codec), parse_levels(args.levels), limit=args.limit,
-                         workers=args.workers, progress=not args.quiet)
+    codecs = _codecs(args.codec)
+    rows = run_task_eval(args.task, codecs, parse_levels(args.levels), limit=args.limit,
+                         workers=args.workers, progress=not args.quiet, options=codec_options(args.option, codecs))
     out = save_results(args.out, rows, merge=not args.no_merge)
     print_table(rows, ["codec", "quality", "rate", "accuracy", "acc_drop_pts", "feat_dist", "psnr", "errors"],
                 title=f"{args.task}: {rows[0]['n']} test items ({rows[0]['subset']}), rate in {rows[0]['rate_unit']}")

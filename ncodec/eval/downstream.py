@@ -4,7 +4,7 @@ its drop from clean, and a deep-feature distance between originals and decoded d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -12,7 +12,7 @@ import torch
 from ..item import Item
 from .metrics import DISTORTIONS, rate_units
 from .roundtrip import Trip, code, trip_row
-from .sweep import codec_levels, map_jobs
+from .sweep import codec_levels, label, map_jobs
 from .tasks import Task, get_task, load_classifier
 
 CHUNK = 500   # items per archive: fixed, so rates do not depend on the worker count
@@ -35,11 +35,11 @@ class Chunk:
     errors: list[str]
 
 
-def code_chunk(items: Sequence[Item], codec: str, quality: int) -> Chunk:
+def code_chunk(items: Sequence[Item], codec: str, quality: int, options: Mapping[str, Any] | None = None) -> Chunk:
     """Round trip of a list of items as one archive; on failure code them one by one, so a
     single bad item costs only itself (its slot in ``decoded`` is None)."""
     try:
-        trip = code(list(items), codec, quality, archive=True)
+        trip = code(list(items), codec, quality, options, archive=True)
         return Chunk([trip], [d.data for d in trip.decoded], [])
     except Exception:  # noqa: BLE001 - fall back to one archive per item to isolate the failure
         pass
@@ -51,7 +51,7 @@ def code_chunk(items: Sequence[Item], codec: str, quality: int) -> Chunk:
             out.errors += [f"{x.name}: {msg}" for x in items[3:]]
             break
         try:
-            trip = code([it], codec, quality, archive=True)
+            trip = code([it], codec, quality, options, archive=True)
             out.trips.append(trip)
             out.decoded.append(trip.decoded[0].data)
         except Exception as exc:  # noqa: BLE001
@@ -61,8 +61,8 @@ def code_chunk(items: Sequence[Item], codec: str, quality: int) -> Chunk:
 
 
 def _chunk_job(args: tuple) -> Chunk:
-    items, codec, q = args
-    return code_chunk(items, codec, q)
+    items, codec, q, options = args
+    return code_chunk(items, codec, q, options)
 
 
 @torch.no_grad()
@@ -82,8 +82,9 @@ def classify(model, task: Task, arrays: Sequence[np.ndarray], ref: Sequence[np.n
 
 def run_task_eval(task_name: str, codecs: Sequence[str], levels: dict[str, list[int]] | None = None,
                   limit: int | None = None, workers: int | None = None, progress: bool = True,
-                  model=None) -> list[dict]:
-    """One row per codec × level (plus a clean 'original' row) with accuracy on decoded test data."""
+                  model=None, options: Mapping[str, Mapping[str, Any]] | None = None) -> list[dict]:
+    """One row per codec × level (plus a clean 'original' row) with accuracy on decoded test data;
+    ``options`` maps codec -> codec options (those rows are labelled ``codec[k=v]``)."""
     task = get_task(task_name)
     all_items, all_labels = task.load("test")
     idx = subset(len(all_items), limit)
@@ -107,12 +108,14 @@ def run_task_eval(task_name: str, codecs: Sequence[str], levels: dict[str, list[
         except Exception as exc:  # noqa: BLE001
             rows.append(dict(base, codec=c, quality=-1, error=f"{type(exc).__name__}: {exc}"))
     chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
-    jobs = [(ch, c, q) for c, q in plan for ch in chunks]
+    options = options or {}
+    jobs = [(ch, c, q, options.get(c)) for c, q in plan for ch in chunks]
     results = map_jobs(_chunk_job, jobs, workers, f"task {task.name}", progress)
     k = len(chunks)
     for n_level, (c, q) in enumerate(plan):
         parts = results[n_level * k:(n_level + 1) * k]
-        rows.append(_level_row(dict(base, codec=c, quality=q), parts, orig, labels, model, task))
+        rows.append(_level_row(dict(base, codec=label(c, options.get(c)), quality=q), parts, orig, labels, model,
+                               task))
     return rows
 
 

@@ -13,7 +13,7 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -68,26 +68,33 @@ def codec_levels(codec: str, levels: Sequence[int] | None = None, n: int = 6) ->
 
 # ------------------------------------------------------------------ one row
 
+def label(codec: str, options: Mapping[str, Any] | None) -> str:
+    """A results row's codec label: the name, with its options when any (``wavelet[weights=x]``)."""
+    return f"{codec}[{','.join(f'{k}={v}' for k, v in sorted(options.items()))}]" if options else codec
+
+
 def code_item(items: Item | Sequence[Item], codec: str, quality: int, dataset: str = "", index: int = 0,
-              keep_names: bool = True) -> dict:
+              keep_names: bool = True, options: Mapping[str, Any] | None = None) -> dict:
     """One sweep row: ``roundtrip`` of one item (a single-record file) or of a list of items (a
     batch: one archive), labelled for the results file; a failure becomes a row with ``error`` set."""
     batch = not isinstance(items, Item)
     its = list(items) if batch else [items]
     units, unit = rate_units(its)
     name = f"batch{index}" if batch else (items.name or f"item{index}")
-    row = {"kind": "rd", "dataset": dataset, "item": name, "index": index, "codec": codec, "quality": int(quality),
+    row = {"kind": "rd", "dataset": dataset, "item": name, "index": index, "codec": label(codec, options),
+           "quality": int(quality),
            "media": its[0].meta.media, "n": len(its), "units": int(units), "rate_unit": unit, "error": None}
     try:
-        row.update(roundtrip(its, codec, quality, archive=batch, keep_names=keep_names))
+        row.update(roundtrip(its, codec, quality, options=options, archive=batch, keep_names=keep_names))
     except Exception as exc:  # noqa: BLE001 - one bad item must not stop a sweep
         row["error"] = f"{type(exc).__name__}: {exc}"
+    row["codec"] = label(codec, options)            # the trip's own row names the bare codec
     return row
 
 
 def _job(args: tuple) -> list[dict]:
-    items, codec, levels, dataset, index, keep_names = args
-    return [code_item(items, codec, q, dataset, index, keep_names) for q in levels]
+    items, codec, levels, dataset, index, keep_names, options = args
+    return [code_item(items, codec, q, dataset, index, keep_names, options) for q in levels]
 
 
 def _init_worker() -> None:
@@ -160,15 +167,17 @@ def _ray_call(fn, job):
 
 def run_sweep(items: Sequence[Item], codecs: Sequence[str], levels: dict[str, list[int]] | None = None,
               dataset: str = "", workers: int | None = None, progress: bool = True, batch: int | None = None,
-              keep_names: bool = True, engine: str = "local", ray_address: str | None = None) -> list[dict]:
-    """Rows for every item × codec × level; ``levels`` maps codec -> levels (default: codec_levels).
+              keep_names: bool = True, engine: str = "local", ray_address: str | None = None,
+              options: Mapping[str, Mapping[str, Any]] | None = None) -> list[dict]:
+    """Rows for every item × codec × level; ``levels`` maps codec -> levels (default: codec_levels);
+    ``options`` maps codec -> its codec options (rows then carry the label ``codec[k=v]``).
 
     ``batch`` codes items in archives of that many (e.g. 10k MNIST digits as one file): one row per
     batch instead of per item. ``workers`` > 1 runs (item or batch, codec) jobs in a spawn process
     pool; codecs must then be importable by name (codecs registered only inside a test need
     ``workers=1``).
     """
-    levels = levels or {}
+    levels, options = levels or {}, options or {}
     parts = list(items) if not batch else [list(items[i:i + batch]) for i in range(0, len(items), batch)]
     plan: dict[str, list[int]] = {}
     rows: list[dict] = []
@@ -176,9 +185,10 @@ def run_sweep(items: Sequence[Item], codecs: Sequence[str], levels: dict[str, li
         try:
             plan[c] = codec_levels(c, levels.get(c) or levels.get("*"))
         except Exception as exc:  # noqa: BLE001 - unknown codec: one error row per item or batch
-            rows += [dict(code_item(p, c, -1, dataset, i, keep_names), error=f"{type(exc).__name__}: {exc}")
+            rows += [dict(code_item(p, c, -1, dataset, i, keep_names, options.get(c)),
+                          error=f"{type(exc).__name__}: {exc}")
                      for i, p in enumerate(parts)]
-    jobs = [(p, c, plan[c], dataset, i, keep_names) for c in plan for i, p in enumerate(parts)]
+    jobs = [(p, c, plan[c], dataset, i, keep_names, options.get(c)) for c in plan for i, p in enumerate(parts)]
     for job_rows in map_jobs(_job, jobs, workers, f"rd {dataset}", progress, engine, ray_address):
         rows.extend(job_rows)
     rows.sort(key=lambda r: (r["codec"], r["quality"], r["index"]))
