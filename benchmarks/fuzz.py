@@ -29,9 +29,9 @@ import fuzzlib  # noqa: E402
 
 # relative share of cases per codec (roughly inverse to its decode time per case)
 WEIGHTS = {c: 1.0 for c in fuzzlib.CODECS}
-WEIGHTS.update({"hclt": 0.04, "flow": 0.06, "wavelet": 0.08, "nerv": 0.3, "hnerv": 0.3, "opus": 0.8})
+WEIGHTS.update({"hclt": 0.04, "flow": 0.06, "wavelet": 0.08, "nerv": 0.3, "hnerv": 0.3, "inr": 0.1, "opus": 0.8})
 KIND_SHARE = {"payload": 0.55, "header": 0.20, "shape": 0.20, "limit": 0.05}
-LEARNED = ("hclt", "flow", "wavelet", "nerv", "hnerv")
+LEARNED = ("hclt", "flow", "wavelet", "nerv", "hnerv", "inr")
 
 
 def split(total: int, codecs: list[str], max_limit: int) -> dict[str, dict[str, int]]:

@@ -6,6 +6,7 @@ file -> decode) and CPU seconds of this process (``time.process_time``), one tor
     python benchmarks/inr_image.py --quick                  # 2 images, 3 levels, fast effort (~10 min)
     python benchmarks/inr_image.py                          # 8 images x 4 levels, default effort (hours on 1 core)
     python benchmarks/inr_image.py --images 3 --levels 2,4,6,8 --effort default --curve 150,300,600,1200,2400
+    python benchmarks/inr_image.py --curve 400,2000,5000 --curve-images 2 --curve-level 4   # the CPU profile
 
 Writes benchmarks/results/inr_image.json (rewritten after every image, so a long run leaves partial
 results), prints the tables, and draws inr_image_rd.png (R-D with the Cool-chic anchors) and
@@ -128,7 +129,7 @@ def time_rows(rows: list[dict]) -> list[dict]:
         img = r["image"]
         webp = [(x["bpp"], x["psnr"]) for x in rows if x["codec"] == "webp" and x["image"] == img]
         avif = [(x["bpp"], x["psnr"]) for x in rows if x["codec"] == "avif" and x["image"] == img]
-        out.append({"image": img, "quality": r["quality"], "iterations": r.get("iterations"),
+        out.append({"image": img, "codec": r["codec"], "quality": r["quality"], "iterations": r.get("iterations"),
                     "enc_cpu_s": r["enc_cpu_s"], "bpp": r["bpp"], "psnr": r["psnr"],
                     "gain_vs_webp_db": r["psnr"] - interp_psnr(webp, r["bpp"]),
                     "gain_vs_avif_db": r["psnr"] - interp_psnr(avif, r["bpp"])})
@@ -174,6 +175,7 @@ def plot(cv: dict, rows: list[dict], trows: list[dict], stem: Path) -> list[Path
     fig.savefig(rd, dpi=110)
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    trows = [t for t in trows if t.get("codec") == "inr-curve"] or trows
     for img in sorted({t["image"] for t in trows}):
         pts = sorted((t["enc_cpu_s"], t["gain_vs_webp_db"]) for t in trows if t["image"] == img
                      and math.isfinite(t["gain_vs_webp_db"]))
@@ -214,9 +216,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--levels", default="2,4,6,8", help="inr quality levels")
     ap.add_argument("--effort", default="default", choices=("fast", "default", "max"))
     ap.add_argument("--iterations", type=int, default=None, help="fitting iterations (overrides --effort)")
-    ap.add_argument("--preset", default="auto", choices=("auto", "small", "medium", "large"))
+    ap.add_argument("--preset", default="auto", choices=("auto", "small", "mid", "medium", "large"))
     ap.add_argument("--curve", default="", help="iteration counts for the quality-vs-time curve (kodim01, kodim23)")
-    ap.add_argument("--curve-level", type=int, default=5)
+    ap.add_argument("--curve-level", type=int, default=4)
+    ap.add_argument("--curve-images", type=int, default=2,
+                    help="how many of kodim01, kodim23 get the curve (a curve point at the main effort's "
+                         "iterations and a main level is taken from the main rows, not fitted again)")
     ap.add_argument("--anchors", default="webp,avif,jpegxl,wavelet")
     ap.add_argument("--quick", action="store_true", help="2 images, levels 2,5,8, fast effort")
     ap.add_argument("--out", default=str(RESULTS / "inr_image.json"))
@@ -246,12 +251,20 @@ def main(argv: list[str] | None = None) -> int:
                   f"enc {rows[-1]['enc_cpu_s']:.0f} CPU-s dec {rows[-1]['dec_cpu_s']:.2f}", flush=True)
         save(out, rows, args, images, False)
     iters = [int(v) for v in args.curve.split(",") if v]
-    for name in ("kodim01", "kodim23") if iters else ():
+    curve_names = ("kodim01", "kodim23")[: max(0, args.curve_images)]
+    for name in curve_names if iters else ():
         if name not in images:                      # the gain over WebP/AVIF needs their curves
             rows += [row(crop(name), c, q) for c in ("webp", "avif")
                      for q in (WEBP_LEVELS if c == "webp" else ANCHOR_LEVELS[c])]
+    from ncodec.codecs._inr_engine import EFFORTS
+    main_iters = args.iterations or EFFORTS[args.effort]
     for it in iters:
-        for name in ("kodim01", "kodim23"):
+        for name in curve_names:
+            have = [r for r in rows if r["codec"] == "inr" and r["image"] == name and r["quality"] == args.curve_level
+                    and r.get("iterations") == it]
+            if have and it == main_iters:
+                rows.append({**have[0], "codec": "inr-curve"})
+                continue
             r = inr_row(crop(name), args.curve_level, {**opts, "iterations": it})
             r["codec"] = "inr-curve"
             rows.append(r)

@@ -43,11 +43,11 @@ KINDS = ("payload", "header", "shape", "limit")
 OUTCOMES = ("clean", "same", "wrong", "crash", "memory", "hang")
 TIME_GOAL_S = 10.0
 MEM_GOAL_MB = 512.0
-HEAVY_CODECS = {"flow", "wavelet", "nerv", "hnerv", "hclt"}
+HEAVY_CODECS = {"flow", "wavelet", "nerv", "hnerv", "hclt", "inr"}
 
 CLASSICAL_IMAGE = ("png", "webp-lossless", "webp", "jpegxl-lossless", "jpegxl", "avif", "jpeg")
 CODECS = CLASSICAL_IMAGE + ("flac", "opus", "x264", "x264-lossless", "x265", "zstd",
-                            "hclt", "flow", "wavelet", "nerv", "hnerv")
+                            "hclt", "flow", "wavelet", "nerv", "hnerv", "inr")
 
 
 # ------------------------------------------------------------------ samples
@@ -106,6 +106,9 @@ def _sample_items(codec: str):
     if codec == "wavelet":
         aud = Item.from_array((np.sin(np.arange(600) / 6.0) * 6000).astype(np.int16), "audio", sample_rate=8000)
         return [([img(24, 24, 3)], 3, None), ([aud], 5, None), ([img(16, 16, 1), img(16, 12, 3)], 3, None)]
+    if codec == "inr":       # a few fitting steps: the decoder and its checks are what is fuzzed
+        opts = {"iterations": 4, "progress": False, "threads": 1, "device": "cpu"}
+        return [([img(24, 20, 3)], 4, opts), ([img(16, 16, 1)], 6, opts), ([img(12, 16, 3), img(9, 7, 3)], 2, opts)]
     if codec in ("nerv", "hnerv"):
         clip = Item.from_array(np.stack([_photo(rng, 16, 16, 3) for _ in range(2)]), "video", frame_rate=25)
         opts = {"steps": 3, "progress": False, "threads": 1, "device": "cpu"}

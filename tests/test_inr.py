@@ -226,3 +226,30 @@ def test_cli_compress_fast(tmp_path):
                          capture_output=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr.decode()
     assert ncodec.decompress((tmp_path / "x.ncz").read_bytes()).data.shape == (24, 24, 3)
+
+
+def test_auto_preset_grows_with_the_rate_and_mid_round_trips():
+    """auto: small at q <= 4 and mid above (up to 512x512 pixels), medium for big images; a mid file
+    round-trips with the decoder the header names."""
+    from ncodec.codecs import _inr_engine as E
+    assert E.pick_preset("auto", 256, 256, E.LAMBDAS[4]) == "small"
+    assert E.pick_preset("auto", 256, 256, E.LAMBDAS[5]) == "mid"
+    assert E.pick_preset("auto", 1024, 1024, E.LAMBDAS[2]) == "medium"
+    assert E.pick_preset("large", 16, 16, E.LAMBDAS[8]) == "large"
+    lam = [E.LAMBDAS[q] for q in range(1, 9)]
+    assert all(a > b for a, b in zip(lam, lam[1:]))
+    img = Item.from_array(_photo(16, 24), "image")
+    res = ncodec.api.compress_items([img], codec="inr", quality=6, options={**FAST, "iterations": 8})
+    assert res.info[0]["preset"] == "mid"
+    dec = ncodec.decompress(res.data).data
+    assert dec.shape == (16, 24, 3) and psnr(img.data, dec) == pytest.approx(res.info[0]["psnr"], abs=1e-3)
+
+
+def test_fit_phases_and_warmup_candidates_keep_the_iteration_budget():
+    from ncodec.models import inr_image as M
+    img = _photo(16, 16)
+    spec = M.InrSpec.for_image(16, 16, 3, "small")
+    for kw in ({}, {"ste_frac": 0.2}, {"candidates": 3, "warmup": 4}):
+        r = M.fit(img, spec, 0.005, M.FitOptions(iterations=24, progress=False, threads=1, device="cpu", **kw))
+        assert r.iterations == 24
+        assert all(np.array_equal(v, np.round(v)) for k, v in r.params.items() if k.startswith("latent."))

@@ -6,10 +6,11 @@ rate, quantizes its weights with steps chosen by rate-distortion cost, and codes
 latents with the shared entropy layer (``_inr_engine``). Decoding runs the quantized network in
 exact fixed point, by wavefronts: the same bytes decode to the same image on every machine.
 
-Quality 1..8 sets lambda (about 0.1 to 2 bpp on Kodak-like photos); ``-O effort=fast|default|max``
-or ``-O iterations=N`` / ``-O time_budget=S`` set the fitting work, ``-O preset=small|medium|large``
-the decoder size (~350 / ~1100 / ~2200 multiply-accumulates per pixel; ``auto`` picks small up
-to 512x512 pixels, where the network's own bits weigh most, else medium).
+Quality 1..8 sets lambda (about 0.05 to 2.5 bpp on Kodak-like photos); ``-O effort=fast|default|max``
+or ``-O iterations=N`` / ``-O time_budget=S`` set the fitting work, ``-O preset=small|mid|medium|large``
+the decoder size (~350 / ~1200 / ~1100 / ~2200 multiply-accumulates per pixel with ``small`` /
+``mid`` / ``medium`` / ``large``; ``auto`` picks, up to 512x512 pixels, small at q <= 4, where the
+network's own bits weigh most, and mid above; medium for larger images).
 """
 from __future__ import annotations
 
@@ -32,9 +33,10 @@ class Inr(Codec):
     decode_max_pixels = {"image": 1 << 24}
     content_check = CHECK_SYMBOLS       # digest of integer weights, latents and the (exact) picture
     options = (
-        Option("preset", str, "auto", "decoder size: small / medium / large = ~350 / ~1100 / ~2200 MAC per "
-               "pixel; auto: small up to 512x512 pixels (its weights cost less), else medium",
-               choices=("auto", "small", "medium", "large")),
+        Option("preset", str, "auto", "decoder size: small / mid / medium / large = ~350 / ~1200 / ~1100 / "
+               "~2200 MAC per pixel (mid: wider ARM context); auto: up to 512x512 pixels small at q <= 4 and "
+               "mid above (its weights cost less at low rates), else medium",
+               choices=("auto", "small", "mid", "medium", "large")),
         Option("effort", str, "default", "fitting iterations: fast 400, default 2000, max 5000 "
                "(~0.06 CPU-s each per 256x256 pixels, small preset)",
                choices=("fast", "default", "max")),

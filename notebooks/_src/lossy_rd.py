@@ -137,3 +137,41 @@ for ax, codec in zip(axes[1:], CODECS):
 for ax in axes:
     ax.axis("off")
 plt.tight_layout()
+
+# %% [markdown]
+# ## `inr`: a decoder fitted to one image
+#
+# `inr` (Cool-chic / C3 family) has no trained weights at all: encoding *fits* a tiny decoder
+# (multi-resolution latent grids, an auto-regressive context model that predicts each latent's
+# distribution, learned upsampling, a few-layer synthesis) to the one image for MSE + λ·rate,
+# then quantizes the network and codes it with the latents: every byte is in the file. Quality
+# is bought with encode time: `-O effort=fast|default|max` (400 / 2000 / 5000 iterations,
+# about 0.05 CPU-s each per 256×256 pixels) or `-O iterations=N`. Decoding is exact fixed-point
+# arithmetic, so a file decodes to the same pixels on every machine.
+#
+# To stay quick, this cell fits a 128×128 crop with `effort=fast` at three levels and puts it
+# beside WebP and AVIF on the same crop; the full 256×256 benchmark (default effort, BD-rates,
+# quality vs encode time) is `benchmarks/inr_image.py`, reported in `docs/results/inr.md`.
+
+# %%
+small = centre_crop(items[2], 128)             # kodim23
+inr_pts = []
+for q in (2, 4, 6):
+    t0 = time.process_time()
+    data = ncodec.compress_items([small], codec="inr", quality=q,
+                                 options={"effort": "fast", "threads": 1, "progress": False}).data
+    enc_s = time.process_time() - t0
+    t0 = time.process_time()
+    dec = ncodec.decompress(data).data
+    dec_s = time.process_time() - t0
+    inr_pts.append({"codec": "inr", "quality": q, "rate": 8 * len(data) / 128 ** 2,
+                    "psnr": psnr(small.data, dec), "enc_cpu_s": enc_s, "dec_cpu_s": dec_s})
+ref = aggregate(run_sweep([small], ["webp", "avif"], levels={c: codec_levels(c) for c in ("webp", "avif")},
+                          dataset="kodak-crop-128", workers=1, progress=False))
+fig, ax = plt.subplots(figsize=(6, 4))
+for codec, (r, q) in curves(ref, "psnr").items():
+    ax.plot(r, q, "o-", label=codec, ms=4)
+ax.plot([p["rate"] for p in inr_pts], [p["psnr"] for p in inr_pts], "s-", color="C3", label="inr (effort=fast)")
+ax.set(xlabel="bits per pixel (real file bytes)", ylabel="PSNR (dB)", title="kodim23, 128x128 crop")
+ax.grid(alpha=0.3); ax.legend()
+pd.DataFrame(inr_pts).round(3)
