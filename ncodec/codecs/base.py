@@ -275,6 +275,30 @@ def get_codec(name: str) -> Codec:
     return _INSTANCES[name]
 
 
+class SelectableWeights:
+    """Mixin for learned codecs whose weights ``-O weights=NAME|PATH`` selects: an instance is
+    bound to one weights name (``bound``; None for the shipped default), ``bind`` resolves the
+    option and ``installed`` finds the weights a file's model id names (user-trained included)."""
+
+    def __init__(self, bound: str | None = None) -> None:
+        self.bound = bound
+
+    def bind(self, options: Mapping[str, Any]) -> "Codec":
+        from ..weights import resolve
+        ref = options.get("weights")
+        return type(self)(resolve(ref, self.name)) if ref else self
+
+    def installed(self, model_id: bytes) -> "Codec":
+        """The instance bound to the installed weights with ``model_id``; ModelMismatchError naming
+        the id when none is installed."""
+        from ..weights import find_by_id
+        name = find_by_id(self.name, model_id)
+        if name is None:
+            raise ModelMismatchError(f"file was made with {self.name} weights {model_id.hex() or 'none'}, which are "
+                                     f"not installed (ncodec list --weights shows what is)")
+        return type(self)(name)
+
+
 def short_hash(*blobs: bytes) -> bytes:
     """8-byte sha256 prefix: the model identity stored in every file a learned codec writes."""
     h = hashlib.sha256()

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import CodecError, ModelMismatchError, UnsupportedInputError
+from ..errors import CodecError, UnsupportedInputError
 from ..item import Item, ItemMeta
-from .base import Codec, Encoded, Option, register
+from .base import Codec, Encoded, Option, SelectableWeights, register
 
 if TYPE_CHECKING:
     from ..models.hclt_coding import CodingTables
@@ -171,7 +171,7 @@ def ideal_bits(name: str, x: np.ndarray, batch: int = 1000) -> np.ndarray:
 
 
 @register
-class HCLTCodec(Codec):
+class HCLTCodec(SelectableWeights, Codec):
     name = "hclt"
     media = "image"
     lossless = True
@@ -184,9 +184,6 @@ class HCLTCodec(Codec):
                Option("weights", str, None, "weights name (ncodec list --weights) or path to a weight file; "
                                             "default: the shipped weights of the quality level"))
 
-    def __init__(self, bound: str | None = None) -> None:
-        self.bound = bound                 # weights chosen by -O weights= (or found by a file's model id)
-
     def _weights(self, quality: int) -> str:
         return self.bound or WEIGHTS[quality]
 
@@ -194,20 +191,8 @@ class HCLTCodec(Codec):
         from ..weights import model_id
         return model_id(self._weights(quality))
 
-    def bind(self, options: Mapping[str, Any]) -> "HCLTCodec":
-        from ..weights import resolve
-        ref = options.get("weights")
-        return HCLTCodec(resolve(ref, self.name)) if ref else self
-
     def for_model(self, model_id: bytes, quality: int) -> "HCLTCodec":
-        from ..weights import find_by_id
-        if model_id == self.model_id(quality):
-            return self
-        name = find_by_id(self.name, model_id)
-        if name is None:
-            raise ModelMismatchError(f"file was made with hclt weights {model_id.hex()}, which are not installed "
-                                     f"(ncodec list --weights shows what is)")
-        return HCLTCodec(name)
+        return self if model_id == self.model_id(quality) else self.installed(model_id)
 
     def check(self, item: Item) -> None:
         Codec.check(self, item)

@@ -20,9 +20,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..errors import CodecError, ModelMismatchError, UnsupportedInputError
+from ..errors import CodecError, UnsupportedInputError
 from ..item import Item, ItemMeta
-from .base import CHECK_KEY, CHECK_SYMBOLS, Codec, Encoded, Option, payload_error, register
+from .base import CHECK_KEY, CHECK_SYMBOLS, Codec, Encoded, Option, SelectableWeights, payload_error, register
 
 N_LEVELS = 10
 SHIPPED = {"image": "wavelet_image", "audio": "wavelet_audio"}
@@ -30,7 +30,7 @@ LOW_SNR_DB = 3.0          # an audio encode whose reconstruction is below this S
 
 
 @register
-class Wavelet(Codec):
+class Wavelet(SelectableWeights, Codec):
     name = "wavelet"
     media = ("image", "audio")
     lossless = False
@@ -50,35 +50,22 @@ class Wavelet(Codec):
     decode_max_pixels = {"image": 1 << 21, "audio": 3_000_000}
     description = "wavelet-packet autoencoder + hyperprior (WaLLoC-style), lossy RGB/gray images and mono audio"
 
-    def __init__(self, bound: str | None = None) -> None:
-        self.bound = bound        # one weights name (version-2 layout); None: the version-1 codec
-
     # ---------------------------------------------------------------- identity
     def model_id(self, quality: int) -> bytes:
         """The bound weights' id; unbound, the combined id of both shipped files (version-1 files)."""
         from ..weights import model_id
         return model_id(self.bound) if self.bound else model_id(*SHIPPED.values())
 
-    def bind(self, options: Mapping[str, Any]) -> "Wavelet":
-        from ..weights import resolve
-        ref = options.get("weights")
-        return Wavelet(resolve(ref, self.name)) if ref else self
-
     def for_media(self, media: str) -> "Wavelet":
         return Wavelet(SHIPPED[media]) if self.bound is None and media in SHIPPED else self
 
     def for_model(self, model_id: bytes, quality: int) -> "Wavelet":
-        from ..weights import find_by_id
         from ..weights import model_id as mid_of
         if self.bound and model_id == self.model_id(quality):
             return self
         if model_id == mid_of(*SHIPPED.values()):
             return Wavelet()                    # a version-1 file: both shipped files, no gain byte
-        name = find_by_id(self.name, model_id)
-        if name is None:
-            raise ModelMismatchError(f"file was made with wavelet weights {model_id.hex() or 'none'}, which are "
-                                     f"not installed (ncodec list --weights shows what is)")
-        return Wavelet(name)
+        return self.installed(model_id)
 
     def _engine(self, media: str):
         from ._wavelet_engine import engine, engine_for

@@ -561,18 +561,42 @@ def _log(history, bar, it, loss, mse, bits, px) -> None:
         bar.update(1)
 
 
-def _noise_opt(params, opts):
-    lat = [v for k, v in params.items() if k.startswith("latent.")]
+def _adam(params, opts, lr: float, betas, latents: bool = True):
+    """Adam over the networks (LR multiplier 1) and, with ``latents``, the latent grids (multiplier
+    ``latent_lr_mult``); each group's ``mult`` scales the scheduled LR."""
     net = [v for k, v in params.items() if not k.startswith("latent.")]
-    return torch.optim.Adam([{"params": net, "mult": 1.0}, {"params": lat, "mult": opts.latent_lr_mult}],
-                            lr=opts.lr, betas=opts.betas)
+    groups = [{"params": net, "mult": 1.0}]
+    if latents:
+        groups.append({"params": [v for k, v in params.items() if k.startswith("latent.")],
+                       "mult": opts.latent_lr_mult})
+    return torch.optim.Adam(groups, lr=lr, betas=betas)
+
+
+def _rd_step(spec, params, target, lam, opt, lr: float, clock, bar, history, *forward) -> None:
+    """One optimizer step at learning rate ``lr`` (times each group's ``mult``) on MSE + lam * bits
+    per pixel of ``forward_t(spec, params, *forward)``, counted on the clock and logged."""
+    for g in opt.param_groups:
+        g["lr"] = lr * g["mult"]
+    x, bits = forward_t(spec, params, *forward)
+    mse = torch.mean((x - target) ** 2)
+    loss = mse + lam * bits / float(spec.height * spec.width)
+    _step(opt, loss)
+    clock.done += 1
+    _log(history, bar, clock.done - 1, loss, mse, bits, float(spec.height * spec.width))
+
+
+def _decay_phase(spec, params, target, lam, opt, peak: float, mode: str, clock, n, bar, history) -> None:
+    """``n`` steps of the ``mode`` loss with the LR decaying from ``peak`` to 0 (cosine)."""
+    for it in range(n):
+        if clock.out_of_time():
+            return
+        _rd_step(spec, params, target, lam, opt, _cosine(it / n, peak, 0.0), clock, bar, history, mode)
 
 
 def _noise_phase(spec, params, target, lam, opts, clock, n, bar, history, gen, opt=None, start=0, share_of=None):
     """Phase 1: latents and networks through soft-rounding + noise, cosine learning rate (iterations
     ``start`` .. ``n`` of a phase of ``share_of`` (default n) iterations). Returns the optimizer."""
-    px = float(spec.height * spec.width)
-    opt = opt or _noise_opt(params, opts)
+    opt = opt or _adam(params, opts, opts.lr, opts.betas)
     share_of = share_of or n
     noise_share = max(1e-9, 1 - opts.final_frac - opts.ste_frac)
     for it in range(start, n):
@@ -580,38 +604,17 @@ def _noise_phase(spec, params, target, lam, opts, clock, n, bar, history, gen, o
         if clock.out_of_time() or (opts.time_budget is not None and share >= 1.0):
             return opt
         frac = min(1.0, share)
-        for g in opt.param_groups:
-            g["lr"] = _cosine(frac, opts.lr) * g["mult"]
         temp = opts.t_start + (opts.t_end - opts.t_start) * frac
-        x, bits = forward_t(spec, params, "noise", gen, temp)
-        mse = torch.mean((x - target) ** 2)
-        loss = mse + lam * bits / px
-        _step(opt, loss)
-        clock.done += 1
-        _log(history, bar, clock.done - 1, loss, mse, bits, px)
+        _rd_step(spec, params, target, lam, opt, _cosine(frac, opts.lr), clock, bar, history, "noise", gen, temp)
     return opt
 
 
 def _ste_phase(spec, params, target, lam, opts, clock, n, bar, history) -> None:
     """Phase 1b: latents and networks on the hard-rounded loss, straight-through gradient, low LR."""
-    px = float(spec.height * spec.width)
     if n <= 0:
         return
-    lat = [v for k, v in params.items() if k.startswith("latent.")]
-    net = [v for k, v in params.items() if not k.startswith("latent.")]
-    opt = torch.optim.Adam([{"params": net, "mult": 1.0}, {"params": lat, "mult": opts.latent_lr_mult}],
-                           lr=opts.ste_lr, betas=(0.9, 0.99))
-    for it in range(n):
-        if clock.out_of_time():
-            return
-        for g in opt.param_groups:
-            g["lr"] = _cosine(it / n, opts.ste_lr, 0.0) * g["mult"]
-        x, bits = forward_t(spec, params, "ste")
-        mse = torch.mean((x - target) ** 2)
-        loss = mse + lam * bits / px
-        _step(opt, loss)
-        clock.done += 1
-        _log(history, bar, clock.done - 1, loss, mse, bits, px)
+    opt = _adam(params, opts, opts.ste_lr, (0.9, 0.99))
+    _decay_phase(spec, params, target, lam, opt, opts.ste_lr, "ste", clock, n, bar, history)
 
 
 def _hard_loss(spec, params, target, lam) -> float:
@@ -622,25 +625,13 @@ def _hard_loss(spec, params, target, lam) -> float:
 
 def _final_phase(spec, params, target, lam, opts, clock, n, bar, history) -> None:
     """Phase 2: latents rounded and frozen; networks fine-tuned on the hard-rounded loss."""
-    px = float(spec.height * spec.width)
     with torch.no_grad():
         for l in range(spec.levels):
             params[f"latent.{l}"] = torch.clamp(torch.round(params[f"latent.{l}"]), -LATENT_MAX, LATENT_MAX)
-    net = [v for k, v in params.items() if not k.startswith("latent.")]
-    if n <= 0 or not net:
+    if n <= 0 or not any(not k.startswith("latent.") for k in params):
         return
-    opt = torch.optim.Adam(net, lr=opts.final_lr, betas=(0.9, 0.99))
-    for it in range(n):
-        if clock.out_of_time():
-            return
-        for g in opt.param_groups:
-            g["lr"] = _cosine(it / n, opts.final_lr, 0.0)
-        x, bits = forward_t(spec, params, "hard")
-        mse = torch.mean((x - target) ** 2)
-        loss = mse + lam * bits / px
-        _step(opt, loss)
-        clock.done += 1
-        _log(history, bar, clock.done - 1, loss, mse, bits, px)
+    opt = _adam(params, opts, opts.final_lr, (0.9, 0.99), latents=False)
+    _decay_phase(spec, params, target, lam, opt, opts.final_lr, "hard", clock, n, bar, history)
 
 
 def fit(image: np.ndarray, spec: InrSpec, lam: float, opts: FitOptions) -> FitResult:

@@ -403,13 +403,12 @@ def run(args) -> int:
         model.train()
         if clip_mode:
             x, inv_gain, mask = clips.batch(args.batch)
-            q = torch.from_numpy(rng.integers(0, n_levels, args.batch)).to(loop.device)
-            m = gradient_step(model, opt, lambda: feature_rd_loss(model, clf, x, inv_gain, mask, q, weight),
-                              clip=1.0)
         else:
             x = sampler.batch(args.batch)
-            q = torch.from_numpy(rng.integers(0, n_levels, args.batch)).to(loop.device)
-            m = gradient_step(model, opt, lambda: rd_loss(model, x, q), clip=1.0)
+        q = torch.from_numpy(rng.integers(0, n_levels, args.batch)).to(loop.device)   # drawn after the batch
+        loss = ((lambda: feature_rd_loss(model, clf, x, inv_gain, mask, q, weight)) if clip_mode
+                else (lambda: rd_loss(model, x, q)))
+        m = gradient_step(model, opt, loss, clip=1.0)
         aux_opt.zero_grad(set_to_none=True)
         aux = model.entropy_bottleneck.loss()
         aux.backward()
