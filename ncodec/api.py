@@ -22,7 +22,7 @@ from .codecs import get_codec
 from .codecs.base import CHECK_DATA, CHECK_KEY, CHECK_SYMBOLS, Codec, available, payload_error
 from .errors import (CodecError, InputError, IntegrityError, LimitError, LossyWarning, ModelMismatchError,
                      QualityWarning, UnsupportedVersionError, VerifyError)
-from .decoded import Decoded
+from .decoded import Decoded, stack_items  # noqa: F401 - stack_items is public here too
 from .io import read_item
 from .item import DTYPES, Item
 
@@ -150,9 +150,16 @@ class CompressResult:
 
 
 def _expand(items: Sequence[Item], codec_name: str | None) -> tuple[list[Item], bool]:
-    """Split image stacks into one item per image when an image codec will code them."""
+    """Split image stacks into one item per image when an image codec will code them, or into
+    sub-stacks of at most ``stack_limit`` images for a codec that codes whole stacks (``hclt``)."""
     if len(items) == 1 and is_image_stack(items[0]):
         target = get_codec(codec_name) if codec_name else None
+        limit = getattr(target, "stack_limit", 0) if target is not None else 0
+        if limit and target.accepts_stack(items[0].data):
+            stack = items[0].data
+            if len(stack) <= limit:
+                return list(items), False
+            return [Item.from_array(stack[a:a + limit], "tensor") for a in range(0, len(stack), limit)], True
         if target is None or "image" in target.media_kinds():
             stack = items[0].data
             if stack.ndim == 4 and stack.shape[-1] == 1:
@@ -236,11 +243,14 @@ def compress_items(items: Sequence[Item], codec: str | None = None, quality: int
     if not items:
         raise InputError("nothing to compress")
     items = [_native(it) for it in items]
+    originals = items
     items, stacked = _expand(items, codec)
+    name = codec or default_codec(items[0].meta.media, lossy=quality is not None, items=items)
+    if codec is None and stacked:
+        items, stacked = _expand(originals, name)       # the chosen codec may code whole stacks (hclt)
     media = items[0].meta.media
     if any(it.meta.media != media for it in items):
         raise InputError("all inputs of one archive must be of one media kind")
-    name = codec or default_codec(media, lossy=quality is not None, items=items)
     c: Codec = get_codec(name)
     q = c.resolve_quality(quality)
     if codec is None and quality is not None and c.lossless:
@@ -539,8 +549,3 @@ def decompress(path_or_bytes: str | Path | bytes, max_pixels: int | None = None,
     """
     arc = open(path_or_bytes, max_pixels=max_pixels, max_bytes=max_bytes)
     return Decoded(arc, arc.decode_all())
-
-
-def stack_items(items: Sequence[Item]) -> np.ndarray:
-    """Stack decoded image records back into the (N, ...) array they came from."""
-    return np.stack([it.data for it in items])

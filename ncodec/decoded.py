@@ -83,7 +83,7 @@ class Decoded(Sequence):
     def data(self) -> np.ndarray:
         """The array of a single-item file, or the (N, ...) array of a stacked archive."""
         if self.is_stack:
-            return np.stack([it.data for it in self.items])
+            return stack_items(self.items)
         return self._only("data").data
 
     @property
@@ -104,3 +104,11 @@ class Decoded(Sequence):
         kinds = sorted({f"{it.meta.media} {'x'.join(map(str, it.meta.shape))} {it.meta.dtype}" for it in self.items})
         shown = ", ".join(kinds[:3]) + (", ..." if len(kinds) > 3 else "")
         return f"Decoded(codec={self.codec!r}, quality={self.quality}, {len(self.items)} item(s): {shown})"
+
+
+def stack_items(items: Sequence[Item]) -> np.ndarray:
+    """Join the decoded records of a stacked archive back into the (N, ...) array they came from:
+    image records are stacked, sub-stack records (tensors, from codecs that code whole stacks) joined."""
+    if items and all(it.meta.media == "tensor" for it in items):
+        return np.concatenate([it.data for it in items])
+    return np.stack([it.data for it in items])

@@ -162,10 +162,9 @@ def test_codec_chunks_and_threads_do_not_change_bytes(mnist_slice, monkeypatch):
 
 
 def test_api_archive_and_mismatch(mnist_slice):
-    res = api.compress_items([Item.from_array(mnist_slice[:20], "tensor")], codec="hclt")
+    items = [Item.from_array(a, "image") for a in mnist_slice[:20]]
+    res = api.compress_items(items, codec="hclt")               # separate images: one record each
     assert res.n_items == 20
-    out = api.decompress_bytes(res.data)
-    assert np.array_equal(api.stack_items(out), mnist_slice[:20])
     assert np.array_equal(api.open(res.data)[7].data, mnist_slice[7])     # one record alone
     c = container.unpack(res.data)
     c.model_id = bytes(8)                                       # as if made by other weights
@@ -174,6 +173,42 @@ def test_api_archive_and_mismatch(mnist_slice):
     c.model_id = get_codec("hclt").model_id(2)                  # the Fashion-MNIST weights' identity:
     with pytest.raises(NcodecError):                            # installed, so they decode it -> a clean
         api.decompress_bytes(container.pack(c))                 # coding / content-check error, not garbage
+
+
+def test_stack_is_one_chained_lane_record(mnist_slice, monkeypatch):
+    import ncodec.codecs.hclt as hclt_codec
+    monkeypatch.setattr(hclt_codec, "LANES", 4)                 # 27 images: 7 rounds, the last one partial
+    codec = get_codec("hclt")
+    stack = Item.from_array(mnist_slice[:27], "tensor")
+    enc = codec.encode_batch([stack], 1, {"threads": 1})[0]
+    monkeypatch.setattr(hclt_codec, "CHUNK", 8)                 # model math on 2 threads: same bytes
+    monkeypatch.setattr(hclt_codec, "MIN_SPLIT", 2)
+    assert codec.encode_batch([stack], 1, {"threads": 2})[0].payload == enc.payload
+    back = codec.decode_batch([enc.payload], [stack.meta], 1)[0]     # lane groups on 2 threads
+    assert back.same_data(stack)
+    monkeypatch.setattr(hclt_codec, "_workers", lambda threads: 1)
+    assert codec.decode_batch([enc.payload], [stack.meta], 1)[0].same_data(stack)
+    singles = codec.encode_batch([Item.from_array(a, "image") for a in mnist_slice[:27]], 1, {"threads": 1})
+    # 4 streams instead of 27: the start/end cost of 23 streams (~15 bits each; the lane table costs 6 B)
+    assert 8 * len(enc.payload) < 8 * sum(len(e.payload) for e in singles) - 23 * 8
+    assert enc.ideal_bits == pytest.approx(sum(e.ideal_bits for e in singles))
+    assert 8 * len(enc.payload) < enc.ideal_bits + 4 * 80
+    for bad in (enc.payload[:-3], enc.payload[:2], b"\xff" * 3, enc.payload + b"\0"):
+        with pytest.raises(CodecError):
+            codec.decode_batch([bad], [stack.meta], 1)
+
+
+def test_api_keeps_stacks_whole_and_splits_big_ones(mnist_slice, monkeypatch):
+    import ncodec.codecs.hclt as hclt_codec
+    res = api.compress_items([Item.from_array(mnist_slice[:20], "tensor")])    # default codec: hclt
+    assert res.codec == "hclt" and res.n_items == 1
+    out = api.decompress(res.data)
+    assert not out.is_archive and np.array_equal(out.data, mnist_slice[:20])
+    monkeypatch.setattr(hclt_codec.HCLTCodec, "stack_limit", 8)
+    res = api.compress_items([Item.from_array(mnist_slice[:20, :, :, None], "tensor")], codec="hclt")
+    out = api.decompress(res.data)
+    assert res.n_items == 3 and out.is_stack and [len(it.data) for it in out] == [8, 8, 4]
+    assert np.array_equal(out.data, mnist_slice[:20, :, :, None])
 
 
 @pytest.mark.parametrize("arr", [np.zeros((28, 27), np.uint8), np.zeros((28, 28), np.uint16),

@@ -1,7 +1,13 @@
 """``hclt``: lossless 28x28 grayscale images with a Hidden Chow-Liu Tree circuit (MNIST-style digits).
 
-Quality selects the shipped weights: 1 = MNIST (default), 2 = Fashion-MNIST. Each image is one
-independent record; many images are coded in lock-step batches. The codec drives the three stages:
+Quality selects the shipped weights: 1 = MNIST (default), 2 = Fashion-MNIST. Two record shapes:
+
+- one (28, 28) image: its own rANS stream (an archive of such records lets ``extract`` reach each);
+- a stack, a (N, 28, 28) tensor of up to ``STACK_LIMIT`` images (how the API stores an image stack):
+  one record whose images share ``LANES`` chained rANS streams (``ncodec.entropy.lanes``), so the
+  per-stream start/end bytes and the archive's per-record index are paid once per lane, not per image.
+
+Many images are coded in lock-step batches either way. The codec drives the three stages:
 the circuit's exact integer conditionals in DFS order (``ncodec.models.hclt_coding``), the shared
 float->int step (``ncodec.entropy.quantize_probs``, 16-bit tables) and one batched rANS stream per
 image (``ncodec.entropy.batched_ans``).
@@ -27,6 +33,9 @@ SHAPE = (28, 28)
 CHUNK = 1024           # most images per lock-step batch: amortises numpy's per-call cost, stays in cache
                        # (payloads never depend on it)
 MIN_SPLIT = 128        # a batch is split across worker threads only into chunks of at least this many
+NIB_SYMBOLS = 16      # each pixel is two 16-ary symbols
+LANES = 1024          # chained streams of a stack record (its lock-step batch when decoding)
+STACK_LIMIT = 16384   # most images in one stack record (12.8 M pixels: inside the default decode limits)
 CODE_PREC = 16         # bits of the coded tables: a rANS stream started at state 0 wastes up to about this
                        # many bits per record; 16 instead of 24 saves ~0.01 bit/dim on MNIST at +0.0002 model cost
 
@@ -46,13 +55,20 @@ def _chunks(n: int, workers: int) -> list[slice]:
 
 
 def _map_chunks(fn: Callable[[Any], Any], chunks: list, workers: int) -> list:
-    """fn over chunks, in order; on up to ``workers`` threads when there are several chunks."""
+    """fn over chunks, in order; on up to ``workers`` threads when there are several chunks.
+
+    BLAS is held to one thread meanwhile: the walk's products are small (K x K by K x B), and a
+    multi-threaded BLAS spends ~3x the CPU time on them spinning (measured: 672 -> 1973 images per
+    CPU-second for the walk alone). The values cannot change: every product is exact (``hclt_coding``).
+    """
+    from threadpoolctl import threadpool_limits
     n = max(1, min(workers, len(chunks)))
-    if n == 1:
-        return [fn(c) for c in chunks]
-    from concurrent.futures import ThreadPoolExecutor
-    with ThreadPoolExecutor(n) as pool:
-        return list(pool.map(fn, chunks))
+    with threadpool_limits(limits=1, user_api="blas"):
+        if n == 1:
+            return [fn(c) for c in chunks]
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(n) as pool:
+            return list(pool.map(fn, chunks))
 
 
 @lru_cache(maxsize=None)
@@ -126,34 +142,119 @@ def encode_pixels(tables: "CodingTables", x: np.ndarray, times: StageTimes | Non
 
 
 def decode_pixels(tables: "CodingTables", payloads: Sequence[bytes], times: StageTimes | None = None) -> np.ndarray:
-    """Payloads -> (B, D) uint8 pixels in natural (not coding) order; CodecError for a damaged payload."""
-    from ..entropy import BatchedAnsDecoder, quantize_probs
-    from ..models.hclt_coding import NIB
+    """Payloads (one stream per image) -> (B, D) uint8 pixels in natural order; CodecError for a damaged payload."""
+    from ..entropy import BatchedAnsDecoder
     b, d = len(payloads), len(tables.order)
-    t_start = time.perf_counter()
+    t0 = time.perf_counter()
     dec = BatchedAnsDecoder(payloads, CODE_PREC, 2 * d)
-    out = np.empty((2 * d, b), dtype=np.int64)                        # one contiguous row per step
-    tq = tr = 0.0
-    gen = tables.walk(b)
-    tab = next(gen)
-    for s in range(2 * d):
-        t0 = time.perf_counter()
-        pmf = quantize_probs(tab, CODE_PREC)
-        t1 = time.perf_counter()
-        out[s] = dec.decode(pmf)
-        tq += t1 - t0
-        tr += time.perf_counter() - t1
-        if s + 1 < 2 * d:
-            tab = gen.send(out[s])
-    gen.close()
+    if times is not None:
+        times.rans += time.perf_counter() - t0
+    (coded,) = _decode_rounds(tables, dec, [b], b, times)
     dec.finish()
+    return _natural(tables, coded)
+
+
+def _pmf_padded(pmf: np.ndarray, lanes: int) -> np.ndarray:
+    """(B, 16) integer PMFs widened to (lanes, 16) with uniform rows for lanes that sit out a round."""
+    b = pmf.shape[0]
+    if b == lanes:
+        return pmf
+    full = np.full((NIB_SYMBOLS, lanes), (1 << CODE_PREC) // NIB_SYMBOLS, dtype=pmf.dtype)
+    full[:, :b] = pmf.T
+    return full.T
+
+
+def _decode_rounds(tables: "CodingTables", dec: Any, sizes: Sequence[int], lanes: int,
+                   times: StageTimes | None) -> list[np.ndarray]:
+    """Decode lock-step rounds: round r walks the circuit for lanes 0 .. sizes[r]-1 and returns their
+    (sizes[r], D) pixels in coding order (symbol pairs joined)."""
+    from ..entropy import quantize_probs
+    from ..models.hclt_coding import NIB
+    d = len(tables.order)
+    rounds = []
+    tq = tr = 0.0
+    t_start = time.perf_counter()
+    for size in sizes:
+        out = np.empty((2 * d, size), dtype=np.int64)                 # one contiguous row per step
+        gen = tables.walk(size)
+        tab = next(gen)
+        for s in range(2 * d):
+            t0 = time.perf_counter()
+            pmf = _pmf_padded(quantize_probs(tab, CODE_PREC), lanes)
+            t1 = time.perf_counter()
+            out[s] = dec.decode(pmf)[:size]
+            tq += t1 - t0
+            tr += time.perf_counter() - t1
+            if s + 1 < 2 * d:
+                tab = gen.send(out[s])
+        gen.close()
+        rounds.append((out[0::2] * NIB + out[1::2]).T)
     if times is not None:
         times.model += time.perf_counter() - t_start - tq - tr
         times.quantize += tq
         times.rans += tr
-    pix = np.empty((b, d), dtype=np.uint8)
-    pix[:, tables.order] = (out[0::2] * NIB + out[1::2]).T.astype(np.uint8)
+    return rounds
+
+
+def _natural(tables: "CodingTables", coded: np.ndarray) -> np.ndarray:
+    """(B, D) pixels in coding order -> uint8 pixels in natural order."""
+    pix = np.empty(coded.shape, dtype=np.uint8)
+    pix[:, tables.order] = coded.astype(np.uint8)
     return pix
+
+
+def encode_stack(tables: "CodingTables", x: np.ndarray, workers: int = 1,
+                 times: StageTimes | None = None) -> Encoded:
+    """(N, D) pixels -> one payload: image i in chained lane i % L (``ncodec.entropy.lanes``)."""
+    from ..entropy import ans_encode, lanes
+    n = len(x)
+
+    def one(c: slice) -> tuple[np.ndarray, np.ndarray, StageTimes]:
+        t = StageTimes()
+        return (*coded_freqs(tables, x[c], t), t)
+    parts = _map_chunks(one, _chunks(n, workers), workers)
+    if times is not None:
+        for *_, t in parts:
+            times.add(t)
+    if not parts:
+        return Encoded(b"", 0.0)
+    freq = np.concatenate([f for f, _, _ in parts])
+    start = np.concatenate([c for _, c, _ in parts])
+    ideal = float((float(CODE_PREC) * freq.shape[1] - np.log2(freq).sum(axis=1)).sum())
+    n_lanes = lanes.lane_count(n, LANES)
+    lane_freq, counts = lanes.to_lanes(freq, n_lanes)
+    lane_start, _ = lanes.to_lanes(start, n_lanes)
+    t0 = time.perf_counter()
+    payload = lanes.join(ans_encode(lane_freq, lane_start, CODE_PREC, counts))
+    if times is not None:
+        times.rans += time.perf_counter() - t0
+    return Encoded(payload, ideal)
+
+
+def decode_stack(tables: "CodingTables", payload: bytes, n: int, workers: int = 1,
+                 times: StageTimes | None = None) -> np.ndarray:
+    """Inverse of ``encode_stack``: (N, D) uint8 pixels; lane groups decode on up to ``workers`` threads."""
+    from ..entropy import BatchedAnsDecoder, lanes
+    d = len(tables.order)
+    n_lanes = lanes.lane_count(n, LANES)
+    streams = lanes.split(payload, n_lanes)
+    counts = lanes.to_lanes(np.zeros((n, 1), np.int8), n_lanes)[1] * (2 * d) if n else np.zeros(0, np.int64)
+    sizes = lanes.round_sizes(n, n_lanes)
+    coded = np.empty((n, d), dtype=np.int64)
+
+    def group(c: slice) -> StageTimes:
+        t = StageTimes()
+        a, b = c.start, c.stop
+        dec = BatchedAnsDecoder(streams[a:b], CODE_PREC, counts[a:b])
+        mine = [min(b, sz) - a for sz in sizes if sz > a]
+        for r, rows in enumerate(_decode_rounds(tables, dec, mine, b - a, t)):
+            coded[r * n_lanes + a:r * n_lanes + a + len(rows)] = rows
+        dec.finish()
+        return t
+    for t in _map_chunks(group, _chunks(n_lanes, workers), workers):
+        if times is not None:
+            times.add(t)
+    return _natural(tables, coded)
 
 
 def ideal_bits(name: str, x: np.ndarray, batch: int = 1000) -> np.ndarray:
@@ -194,56 +295,95 @@ class HCLTCodec(SelectableWeights, Codec):
     def for_model(self, model_id: bytes, quality: int) -> "HCLTCodec":
         return self if model_id == self.model_id(quality) else self.installed(model_id)
 
+    stack_limit = STACK_LIMIT          # the API keeps image stacks whole (split into records of this many)
+
+    @classmethod
+    def accepts_stack(cls, data: np.ndarray) -> bool:
+        """True for an (N, 28, 28[, 1]) uint8 array: coded as chained-lane stack records."""
+        return cls._is_stack(data.shape, data.dtype, "tensor")
+
+    @staticmethod
+    def _is_stack(shape: Sequence[int], dtype: Any, media: str) -> bool:
+        return (media == "tensor" and str(dtype) == "uint8" and len(shape) in (3, 4) and shape[0] >= 1
+                and tuple(shape[1:3]) == SHAPE and (len(shape) == 3 or shape[3] == 1))
+
     def check(self, item: Item) -> None:
-        Codec.check(self, item)
         d = item.data
+        if self._is_stack(d.shape, d.dtype, item.meta.media):
+            if d.shape[0] > STACK_LIMIT:
+                raise UnsupportedInputError(f"hclt: a stack record holds at most {STACK_LIMIT} images, "
+                                            f"got {d.shape[0]} (the API splits larger stacks)")
+            return
+        Codec.check(self, item)
         if d.ndim == 3 and d.shape[2] == 1:
             d = d[..., 0]
         if d.shape != SHAPE or d.dtype != np.uint8:
             raise UnsupportedInputError(
-                f"hclt: needs {SHAPE[0]}x{SHAPE[1]} uint8 grayscale images, got shape {item.data.shape} {item.data.dtype}")
-
-    def _pixels(self, items: Sequence[Item]) -> np.ndarray:
-        for it in items:
-            self.check(it)
-        return np.stack([it.data.reshape(-1) for it in items]) if items else np.zeros((0, 784), np.uint8)
+                f"hclt: needs {SHAPE[0]}x{SHAPE[1]} uint8 grayscale images (or an (N, 28, 28) uint8 stack), "
+                f"got shape {item.data.shape} {item.data.dtype}")
 
     def encode_batch(self, items: Sequence[Item], quality: int, options: Mapping[str, Any],
                      times: StageTimes | None = None) -> list[Encoded]:
-        """One record per image, coded in lock-step chunks; ``times`` (optional) collects the stage split."""
+        """Stacks: one chained-lane payload each; single images: one stream each, coded in lock-step
+        chunks. ``times`` (optional) collects the stage split."""
+        for it in items:
+            self.check(it)
         tables = coding_tables(self._weights(quality))
-        x = self._pixels(items)
-
-        def one(xc: np.ndarray) -> tuple[list[Encoded], StageTimes]:
-            t = StageTimes()
-            return encode_pixels(tables, xc, t), t
         workers = _workers(options.get("threads", 0))
-        parts = _map_chunks(one, [x[c] for c in _chunks(len(x), workers)], workers)
-        if times is not None:
-            for _, t in parts:
-                times.add(t)
-        return [e for enc, _ in parts for e in enc]
+        out: list[Encoded | None] = [None] * len(items)
+        stacks = [self._is_stack(it.data.shape, it.data.dtype, it.meta.media) for it in items]
+        for k, it in enumerate(items):
+            if stacks[k]:
+                out[k] = encode_stack(tables, it.data.reshape(len(it.data), -1), workers, times)
+        single = [k for k in range(len(items)) if not stacks[k]]
+        if single:
+            x = np.stack([items[k].data.reshape(-1) for k in single])
+
+            def one(xc: np.ndarray) -> tuple[list[Encoded], StageTimes]:
+                t = StageTimes()
+                return encode_pixels(tables, xc, t), t
+            parts = _map_chunks(one, [x[c] for c in _chunks(len(x), workers)], workers)
+            if times is not None:
+                for _, t in parts:
+                    times.add(t)
+            for k, e in zip(single, [e for enc, _ in parts for e in enc]):
+                out[k] = e
+        return out  # type: ignore[return-value]
 
     def decode_batch(self, payloads: Sequence[bytes], metas: Sequence[ItemMeta], quality: int,
                      times: StageTimes | None = None) -> list[Item]:
-        """Images back from payloads, decoded in lock-step chunks; ``times`` (optional) collects the stage split."""
+        """Items back from payloads (stacks lane by lane, single images in lock-step chunks); ``times``
+        (optional) collects the stage split."""
         if len(payloads) != len(metas):
             raise CodecError(f"hclt: {len(payloads)} payloads for {len(metas)} records")
-        for m in metas:
-            if m.numel != 784 or m.dtype != "uint8" or m.media != "image":
-                raise CodecError(f"hclt: stored metadata {m.shape} {m.dtype} is not a 28x28 uint8 image")
+        stacks = [self._is_stack(m.shape, m.dtype, m.media) for m in metas]
+        for m, st in zip(metas, stacks):
+            if st and m.shape[0] > STACK_LIMIT:
+                raise CodecError(f"hclt: stored stack of {m.shape[0]} images exceeds {STACK_LIMIT}")
+            if not st and (m.numel != 784 or m.dtype != "uint8" or m.media != "image"):
+                raise CodecError(f"hclt: stored metadata {m.shape} {m.dtype} is not a 28x28 uint8 image "
+                                 "or an (N, 28, 28) uint8 stack")
         tables = coding_tables(self._weights(quality))
+        workers = _workers(0)
+        out: list[Item | None] = [None] * len(metas)
+        for k, m in enumerate(metas):
+            if stacks[k]:
+                pix = decode_stack(tables, payloads[k], int(m.shape[0]), workers, times)
+                out[k] = Item(pix.reshape(m.shape), m)
+        single = [k for k in range(len(metas)) if not stacks[k]]
+        sp = [payloads[k] for k in single]
 
         def one(c: slice) -> tuple[np.ndarray, StageTimes]:
             t = StageTimes()
-            return decode_pixels(tables, payloads[c], t), t
-        workers = _workers(0)
-        parts = _map_chunks(one, _chunks(len(payloads), workers), workers)
+            return decode_pixels(tables, sp[c], t), t
+        parts = _map_chunks(one, _chunks(len(sp), workers), workers)
         if times is not None:
             for _, t in parts:
                 times.add(t)
         pix = np.concatenate([p for p, _ in parts]) if parts else np.zeros((0, 784), np.uint8)
-        return [Item(pix[r].reshape(m.shape), m) for r, m in enumerate(metas)]
+        for r, k in enumerate(single):
+            out[k] = Item(pix[r].reshape(metas[k].shape), metas[k])
+        return out  # type: ignore[return-value]
 
     def encode(self, item: Item, quality: int, options: Mapping[str, Any]) -> Encoded:
         return self.encode_batch([item], quality, options)[0]

@@ -155,12 +155,17 @@ class HCLT(torch.nn.Module):
         """
         le, lt, lp = params if params is not None else (self.log_emit, self.log_trans, self.log_prior)
         x = x.long()
-        b = x.shape[0]
-        order, sizes = self._bfs.to(x.device), self._sizes
-        # one gather / one exp for all nodes in BFS order, then split by level: keeps backward cheap
-        lm_all = le[order[None, :], x[:, order]]      # (B, D, K) log P(x_i | z_i)
+        order = self._bfs.to(x.device)
+        lm_all = le[order[None, :], x[:, order]]      # (B, D, K) log P(x_i | z_i), BFS order
         if mask is not None:
             lm_all = torch.where(mask[:, order, None], lm_all, torch.zeros((), dtype=lm_all.dtype))
+        return self._upward(lm_all, lt, lp)
+
+    def _upward(self, lm_all: torch.Tensor, lt: torch.Tensor, lp: torch.Tensor) -> torch.Tensor:
+        """log P per row from the leaves' log-evidence (B, D, K) in BFS order: one pass up the tree."""
+        b = lm_all.shape[0]
+        order, sizes = self._bfs.to(lm_all.device), self._sizes
+        # one gather / one exp for all nodes in BFS order, then split by level: keeps backward cheap
         lms = torch.split(lm_all, sizes, dim=1)
         trs = torch.split(torch.exp(lt[order]), sizes, dim=0)    # (n, K_parent, K_child) per level
         acc = None                                   # summed child log-messages for the current level
@@ -191,15 +196,41 @@ class HCLT(torch.nn.Module):
         return tot / (len(x) * self.num_vars * np.log(2.0))
 
     # -- EM --------------------------------------------------------------------
-    def em_flows(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
+    def em_flows(self, x: torch.Tensor, soften: float = 1.0
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
         """Expected sufficient statistics (emission, transition, prior counts) of a batch, and its summed log-likelihood.
 
         The gradient of sum log P(x) w.r.t. a log-parameter is that parameter's expected count (its flow).
+        ``soften`` < 1 is data softening (Liu and Van den Broeck 2021, "Tractable regularization of
+        probabilistic circuits"): each observed pixel is taken as its value with probability ``soften``
+        and any other value with the rest, spread evenly. Its leaf evidence is c + (soften - c) P(x_i | z)
+        with c = (1 - soften) / (V - 1), so a leaf's flow splits exactly into (soften - c) P(x_i | z) / S
+        at the observed value and c P(v | z) / S over every value v. The returned log-likelihood is
+        that of the softened data.
         """
         leaves = [p.detach().clone().requires_grad_(True) for p in (self.log_emit, self.log_trans, self.log_prior)]
-        ll = self.log_likelihood(x, params=tuple(leaves)).sum()
-        ll.backward()
-        return leaves[0].grad, leaves[1].grad, leaves[2].grad, float(ll.detach())
+        if soften >= 1.0:
+            ll = self.log_likelihood(x, params=tuple(leaves)).sum()
+            ll.backward()
+            return leaves[0].grad, leaves[1].grad, leaves[2].grad, float(ll.detach())
+        x = x.long()
+        order = self._bfs.to(x.device)
+        c = (1.0 - soften) / (self.num_values - 1)
+        xo = x[:, order]                                               # (B, D)
+        p = torch.exp(self.log_emit.detach()[order[None, :], xo])     # (B, D, K) P(x_i | z)
+        s = c + (soften - c) * p
+        lm_all = torch.log(s).requires_grad_(True)
+        ll = self._upward(lm_all, leaves[1], leaves[2]).sum()
+        g, gt, gp = torch.autograd.grad(ll, (lm_all, leaves[1], leaves[2]))
+        with torch.no_grad():
+            d, v, k = self.log_emit.shape
+            hard = (g * (soften - c) * p / s).reshape(-1, k)
+            fe = torch.zeros(d * v, k, dtype=hard.dtype, device=x.device)
+            fe.index_add_(0, (order[None, :] * v + xo).reshape(-1), hard)
+            spread = torch.zeros(d, k, dtype=hard.dtype, device=x.device)
+            spread[order] = (g * c / s).sum(dim=0)
+            fe = fe.view(d, v, k) + spread[:, None, :] * torch.exp(self.log_emit.detach())
+        return fe, gt, gp, float(ll.detach())
 
     @torch.no_grad()
     def em_update(self, flows: tuple[torch.Tensor, torch.Tensor, torch.Tensor], step: float,

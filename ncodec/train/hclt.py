@@ -16,6 +16,7 @@ import torch
 
 from ..models.hclt import HCLT, chow_liu_tree, init_emissions_from_data, load_hclt, mutual_information, save_hclt
 from .. import data as D
+from ..errors import InputError
 from .export import add_export_args, command_line, export_dir, export_name, write_entry
 from .loop import Loop, Summary, add_common_args, config_from_args
 from .registry import register_trainer
@@ -44,6 +45,15 @@ def _add_args(p) -> None:
     p.add_argument("--mi-bins", type=int, default=4)
     p.add_argument("--eval-n", type=int, default=0, help="test images for the reported bpd (default: all)")
     p.add_argument("--no-ship", action="store_true", help="do not write weights/manifest at the end")
+    p.add_argument("--init-from", default=None, metavar="NAME|PATH",
+                   help="start from hclt weights (installed name or .npz path) or a trainer checkpoint (.pt)")
+    p.add_argument("--accumulate", type=int, default=1,
+                   help="mini-batches whose flows are summed per EM update (full-batch EM: cover the train set)")
+    p.add_argument("--soften", type=float, default=1.0,
+                   help="data softening: each pixel counts as its value with this probability, else any other "
+                        "value (1: off; e.g. 0.999). Regularises the emissions against overfitting")
+    p.add_argument("--eval-every", type=int, default=0,
+                   help="log the test bpd (the --eval-n test images) every N steps (0: only at the end)")
     p.add_argument("--record-command", default=None,
                    help="command line(s) to store in the manifest instead of this one (e.g. train + resume)")
 
@@ -56,28 +66,44 @@ def run(args) -> int:
     xtr = xtr.reshape(len(xtr), -1)
     xte = xte.reshape(len(xte), -1)[:args.eval_n or None]
     steps_per_epoch = math.ceil(len(xtr) / args.batch)
-    cfg = config_from_args(args, steps=int(round(args.epochs * steps_per_epoch)),
+    cfg = config_from_args(args, steps=int(round(args.epochs * steps_per_epoch / max(1, args.accumulate))),
                            ckpt_dir=f"runs/{name}")
     cfg.lr_floor = args.step_min / cfg.lr if args.lr_floor is None else cfg.lr_floor
     loop = Loop(cfg, desc=f"hclt {args.data}")
     dev = loop.device
 
-    rng = np.random.default_rng(cfg.seed)
-    mi = mutual_information(xtr[rng.permutation(len(xtr))[:args.mi_samples]], bins=args.mi_bins)
-    holder = {"model": HCLT(chow_liu_tree(mi), args.latents,
-                            log_emit=init_emissions_from_data(xtr, args.latents, seed=cfg.seed)).to(dev)}
+    accumulate = max(1, int(args.accumulate))
+    if args.init_from:
+        model0 = load_init(args.init_from)
+        if model0.num_latents != args.latents:
+            raise InputError(f"--init-from {args.init_from}: K={model0.num_latents}, not --latents {args.latents}")
+    else:
+        rng = np.random.default_rng(cfg.seed)
+        mi = mutual_information(xtr[rng.permutation(len(xtr))[:args.mi_samples]], bins=args.mi_bins)
+        model0 = HCLT(chow_liu_tree(mi), args.latents,
+                      log_emit=init_emissions_from_data(xtr, args.latents, seed=cfg.seed))
+    holder = {"model": model0.to(dev)}
     loop.info(f"chow-liu tree: depth {len(holder['model'].tree.levels)}")
     xtr_t = torch.from_numpy(xtr.astype(np.int64)).to(dev)
+    xte_t = torch.from_numpy(xte.astype(np.int64)).to(dev)
 
     def step_fn(step: int) -> dict:
         model = holder["model"]
-        epoch, i = divmod(step, steps_per_epoch)
-        perm = np.random.default_rng(cfg.seed * 100003 + epoch).permutation(len(xtr))
-        idx = torch.from_numpy(perm[i * args.batch:(i + 1) * args.batch]).to(dev)
+        flows, ll, n = None, 0.0, 0
+        for j in range(accumulate):
+            epoch, i = divmod(step * accumulate + j, steps_per_epoch)
+            perm = np.random.default_rng(cfg.seed * 100003 + epoch).permutation(len(xtr))
+            idx = torch.from_numpy(perm[i * args.batch:(i + 1) * args.batch]).to(dev)
+            *f, part = model.em_flows(xtr_t[idx], soften=args.soften)
+            flows = f if flows is None else [a + b for a, b in zip(flows, f)]
+            ll += part
+            n += len(idx)
         eta = loop.lr
-        fe, ft, fp, ll = model.em_flows(xtr_t[idx])
-        model.em_update((fe, ft, fp), eta, args.pseudocount)
-        return {"bpd": -ll / (len(idx) * xtr.shape[1] * math.log(2)), "eta": eta, "epoch": epoch}
+        model.em_update(tuple(flows), eta, args.pseudocount)
+        out = {"bpd": -ll / (n * xtr.shape[1] * math.log(2)), "eta": eta, "epoch": epoch}
+        if args.eval_every and (step + 1) % args.eval_every == 0:
+            out["test_bpd"] = model.bits_per_dim(xte_t)
+        return out
 
     def state_fn() -> dict:
         m = holder["model"]
@@ -100,6 +126,24 @@ def run(args) -> int:
 
 run.add_args = _add_args
 register_trainer("hclt")(run)
+
+
+def load_init(ref: str) -> HCLT:
+    """A float32 HCLT from installed weights / an .npz weight file, or from a trainer checkpoint (.pt)."""
+    from pathlib import Path
+
+    from ..weights import resolve, weight_path
+    if ref.endswith(".pt"):
+        if not Path(ref).is_file():
+            raise InputError(f"--init-from {ref}: no such checkpoint")
+        s = torch.load(ref, map_location="cpu", weights_only=False).get("extra") or {}
+        if not {"parent", "emit", "trans", "prior"} <= set(s):
+            raise InputError(f"--init-from {ref}: not an hclt trainer checkpoint")
+        return HCLT(np.asarray(s["parent"]), int(s["emit"].shape[-1]), log_emit=s["emit"], log_trans=s["trans"],
+                    log_prior=s["prior"])
+    m = load_hclt(weight_path(resolve(ref, codec="hclt")))
+    return HCLT(m.tree.parent, m.num_latents, log_emit=m.log_emit.data, log_trans=m.log_trans.data,
+                log_prior=m.log_prior.data)
 
 
 def _ship(model: HCLT, args, xte: np.ndarray, summary: Summary, name: str) -> None:
