@@ -102,10 +102,9 @@ def _write_archive(arc, folder: Path, force: bool) -> int:
                 _mkdirs(t.parent, made_dirs)
             if not _inside(folder, t):
                 raise OutputError(f"record name {t.relative_to(folder)} leads outside {folder} (a link); refusing")
-            existed = t.exists()
+            if not t.exists():
+                written.append(t)          # before the write: a signal right after it still cleans it up
             _write_item(it, t, force)
-            if not existed:
-                written.append(t)
     except BaseException:
         import shutil
         for t in reversed(written):

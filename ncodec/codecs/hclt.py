@@ -199,7 +199,7 @@ def _decode_rounds(tables: "CodingTables", dec: Any, sizes: Sequence[int], lanes
 def _natural(tables: "CodingTables", coded: np.ndarray) -> np.ndarray:
     """(B, D) pixels in coding order -> uint8 pixels in natural order."""
     pix = np.empty(coded.shape, dtype=np.uint8)
-    pix[:, tables.order] = coded.astype(np.uint8)
+    pix[:, tables.order] = coded
     return pix
 
 
@@ -240,7 +240,7 @@ def decode_stack(tables: "CodingTables", payload: bytes, n: int, workers: int = 
     streams = lanes.split(payload, n_lanes)
     counts = lanes.to_lanes(np.zeros((n, 1), np.int8), n_lanes)[1] * (2 * d) if n else np.zeros(0, np.int64)
     sizes = lanes.round_sizes(n, n_lanes)
-    coded = np.empty((n, d), dtype=np.int64)
+    coded = np.empty((n, d), dtype=np.uint8)                             # pixel values, coding order
 
     def group(c: slice) -> StageTimes:
         t = StageTimes()
