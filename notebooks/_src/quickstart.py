@@ -136,13 +136,13 @@ ax.set_xlabel("seconds"); ax.legend(loc="upper right"); plt.tight_layout()
 # %% [markdown]
 # ## A batch of digits: archives and random access
 #
-# A `(N, 28, 28)` uint8 tensor is treated as a stack of images and stored as an **archive**: one
-# record per image, each decodable on its own, with a few bytes of index per record.
+# Several items (here a list of 28x28 images) are stored as an **archive**: one record per image,
+# each decodable on its own, with a few bytes of index per record.
 
 # %%
 digits, labels = D.arrays("mnist", "test")
 batch = digits[:256]
-res_d = ncodec.compress(ncodec.Item.from_array(batch, "tensor"), output=work / "digits.ncz")
+res_d = ncodec.compress([ncodec.Item.from_array(a, "image") for a in batch], output=work / "digits.ncz")
 d_bytes = (work / "digits.ncz").stat().st_size
 print(f"{len(batch)} digits, codec {res_d.codec}: {d_bytes} B = "
       f"{8 * d_bytes / batch.size:.3f} bits per pixel (bpd), {d_bytes / len(batch):.1f} B per digit")
@@ -162,18 +162,19 @@ for i, ax in enumerate(axes.flat):
 plt.suptitle("decoded from the archive (bit-exact)", fontsize=10);
 
 # %% [markdown]
-# A learned codec is one argument away. `hclt` is a probabilistic circuit trained on MNIST; it
-# codes the same digits into one record each, like every other codec, and the file says which
-# weights made it.
+# A whole `(N, 28, 28)` uint8 array goes to `hclt` (a probabilistic circuit trained on MNIST) as
+# **one stack record**: its images share up to 1024 chained rANS streams, so there is no per-image
+# index and no per-image stream flush. `.data` gives the array back; the file says which weights
+# made it.
 
 # %%
-res_h = ncodec.compress(ncodec.Item.from_array(batch, "tensor"), codec="hclt")
-back_h = ncodec.api.stack_items(ncodec.decompress(res_h.data))
-assert np.array_equal(back_h, batch)
-print(f"hclt: {len(res_h.data)} B = {8 * len(res_h.data) / batch.size:.3f} bpd "
-      f"(vs {res_d.codec}: {8 * d_bytes / batch.size:.3f}), model id {ncodec.open(res_h.data).info()['model_id']}")
+res_h = ncodec.compress(ncodec.Item.from_array(batch, "tensor"))
+back_h = ncodec.decompress(res_h.data)
+assert res_h.codec == "hclt" and len(back_h) == 1 and np.array_equal(back_h.data, batch)
+print(f"hclt stack: {len(res_h.data)} B = {8 * len(res_h.data) / batch.size:.3f} bpd "
+      f"(vs {res_d.codec}, one record per image: {8 * d_bytes / batch.size:.3f}), "
+      f"model id {ncodec.open(res_h.data).info()['model_id']}")
 
-# %% [markdown]
 # ## The same from the command line
 #
 # `ncodec compress / info / decompress` are thin wrappers over the same API. The helper below
