@@ -99,7 +99,8 @@ def _sample_items(codec: str):
                 ([Item.from_bytes(b"a" * 10), Item.from_bytes(bytes(range(40)))], 3, None)]
     if codec == "hclt":
         digit = lambda: Item.from_array(_digit(rng), "image")  # noqa: E731
-        return [([digit()], 1, None), ([digit(), digit()], 1, None)]
+        stack = Item.from_array(np.stack([_digit(rng) for _ in range(5)]), "tensor")     # chained lanes
+        return [([digit()], 1, None), ([digit(), digit()], 1, None), ([stack], 1, None)]
     if codec == "flow":
         return [([Item.from_array(_digit(rng), "image")], 1, None), ([img(20, 20, 3)], 1, None),
                 ([Item.from_array(_digit(rng), "image"), Item.from_array(_digit(rng), "image")], 1, None)]

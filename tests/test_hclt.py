@@ -224,3 +224,18 @@ def test_cli_compress_npy(tmp_path, mnist_slice):
     assert main(["compress", str(tmp_path / "digits.npy"), "-c", "hclt", "-o", str(tmp_path / "d.ncz")]) == 0
     assert main(["decompress", str(tmp_path / "d.ncz"), "-o", str(tmp_path / "back.npy")]) == 0
     assert np.array_equal(np.load(tmp_path / "back.npy"), mnist_slice[:3])
+
+
+def test_hostile_stack_headers_fail_fast(mnist_slice):
+    import time
+    from ncodec.item import ItemMeta
+    codec = get_codec("hclt")
+    enc = codec.encode_batch([Item.from_array(mnist_slice[:3], "tensor")], 1, {})[0]
+    t0 = time.perf_counter()
+    for n in (16384, 5000, 2):                      # more (or fewer) images than the payload holds
+        meta = ItemMeta(media="tensor", dtype="uint8", shape=(n, 28, 28))
+        with pytest.raises(CodecError):
+            codec.decode_batch([enc.payload], [meta], 1)
+    with pytest.raises(CodecError):
+        codec.decode_batch([enc.payload], [ItemMeta(media="tensor", dtype="uint8", shape=(16385, 28, 28))], 1)
+    assert time.perf_counter() - t0 < 10
