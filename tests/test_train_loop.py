@@ -275,3 +275,30 @@ def test_cli_hclt_tiny_run_exports_elsewhere(tmp_path, capsys, data_dir):
     entry = json.loads((out / "hclt_mnist.json").read_text())
     assert entry["steps"] == 2 and "--export-dir" in entry["command"] and (out / entry["file"]).exists()
     assert _weights_digest() == before, "ncodec/weights changed"
+
+
+def test_cli_hclt_continues_from_weights_and_checkpoints(tmp_path, capsys, data_dir):
+    """--init-from (exported weights or a trainer checkpoint) + full-batch style --accumulate + --soften."""
+    import torch
+
+    from ncodec.cli.main import main
+    from ncodec.models.hclt import load_hclt
+    ck, out = tmp_path / "ck", tmp_path / "weights"
+    base = ["train", "hclt", "--batch", "64", "--latents", "4", "--mi-samples", "500", "--eval-n", "200",
+            "--threads", "1", "--device", "cpu", "--quiet", "--export-dir", str(out)]
+    assert main(base + ["--steps", "2", "--ckpt-dir", str(ck)]) == 0
+    first = load_hclt(out / "hclt_mnist.npz")
+    ck2 = tmp_path / "ck2"
+    assert main(base + ["--steps", "2", "--ckpt-dir", str(ck2), "--init-from", str(ck / "checkpoint.pt"),
+                        "--accumulate", "3", "--soften", "0.99", "--eval-every", "1", "--lr", "1.0",
+                        "--schedule", "constant", "--name", "cont"]) == 0
+    rows = [json.loads(x) for x in (ck2 / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    assert rows and "test_bpd" in rows[-1]
+    cont = load_hclt(out / "cont.npz")
+    assert np.array_equal(cont.tree.parent, first.tree.parent)          # same tree, new parameters
+    assert not torch.equal(cont.log_emit, first.log_emit)
+    assert main(base + ["--steps", "1", "--ckpt-dir", str(tmp_path / "ck3"), "--init-from", str(out / "cont.npz"),
+                        "--name", "cont2"]) == 0
+    assert main(base + ["--steps", "1", "--latents", "8", "--ckpt-dir", str(tmp_path / "ck4"),
+                        "--init-from", str(out / "cont.npz"), "--name", "cont3"]) != 0    # K mismatch: an error
+    capsys.readouterr()

@@ -24,6 +24,7 @@ def test_feature_loss_fine_tune_exports_decodable_weights(tmp_path, monkeypatch,
     clf_before = {k: v.clone() for k, v in clf.state_dict().items()}
     ck = tmp_path / "ck"
     argv = ["train", "wavelet", "--media", "audio", "--init-from", "wavelet_audio", "--feature-loss", "0.03",
+            "--mse-weight", "0.5",
             "--steps", "3", "--batch", "3", "--data-limit", "6", "--threads", "1", "--device", "cpu",
             "--ckpt-dir", str(ck), "--export", "--quiet"]
     assert main(argv) == 0
@@ -44,6 +45,7 @@ def test_feature_loss_fine_tune_exports_decodable_weights(tmp_path, monkeypatch,
     out = tmp_path / "home" / "weights"
     entry = json.loads((out / "wavelet_audio_ft_user.json").read_text())
     assert entry["init_from"] == "wavelet_audio" and entry["feature_loss"] == 0.03 and entry["steps"] == 3
+    assert entry["mse_weight"] == 0.5
     blob = torch.load(out / "wavelet_audio_ft_user.pt", map_location="cpu", weights_only=False)
     ref = torch.load(WEIGHTS_DIR / "wavelet_audio.pt", map_location="cpu", weights_only=False)
     assert blob["config"] == ref["config"] and len(blob["config"]["lambdas"]) == 10

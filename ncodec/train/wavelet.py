@@ -167,9 +167,11 @@ def feature_terms(clf: torch.nn.Module, clean: torch.Tensor, recon: torch.Tensor
 
 
 def feature_rd_loss(model: WaveletAE, clf: torch.nn.Module | None, x: torch.Tensor, inv_gain: torch.Tensor,
-                    mask: torch.Tensor, q: torch.Tensor, weight: float) -> tuple[torch.Tensor, dict]:
-    """Loss on a clip batch (see the module docstring): mean of lambda_q * (dist_scale * MSE + weight * F)
-    + rate. ``clf`` None (or weight 0): the plain R-D loss on the clips. The reconstruction is cut to
+                    mask: torch.Tensor, q: torch.Tensor, weight: float,
+                    mse_weight: float = 1.0) -> tuple[torch.Tensor, dict]:
+    """Loss on a clip batch (see the module docstring): mean of
+    lambda_q * (mse_weight * dist_scale * MSE + weight * F) + rate. ``clf`` None (or weight 0): the plain
+    R-D loss on the clips. The reconstruction is cut to
     the clip (``mask``: the padding is exact zeros, as when the task pads a decoded clip); MSE and
     rate are per sample of the clip."""
     cfg = model.cfg
@@ -181,7 +183,7 @@ def feature_rd_loss(model: WaveletAE, clf: torch.nn.Module | None, x: torch.Tens
     bits = out["y_bits"].flatten(1).sum(1) + out["z_bits"].flatten(1).sum(1)
     rate = bits / length
     lam = torch.tensor(cfg.lambdas, dtype=torch.float32, device=x.device)[q]
-    dist = cfg.dist_scale * mse
+    dist = mse_weight * cfg.dist_scale * mse
     m = {"rate": float(rate.mean().detach()), "mse": float(mse.mean().detach())}
     if clf is not None and weight > 0:
         g = inv_gain.view(-1, 1)
@@ -300,6 +302,9 @@ def add_args(p) -> None:
                    help="audio: add lambda_q * W * (feature distance + logit KL) of the frozen shipped FSDD "
                         "classifier between each clean clip and its reconstruction; batches become whole "
                         "gain-normalised clips in the classifier's 1-s window (default: 0, off)")
+    p.add_argument("--mse-weight", type=float, default=1.0, metavar="M",
+                   help="audio clip batches: scale of the MSE term beside --feature-loss (below 1 lets the "
+                        "rate fall where the recogniser does not need the waveform; default 1)")
     p.add_argument("--clip-batches", action="store_true",
                    help="audio: train on those clip batches even without --feature-loss (control runs)")
     p.add_argument("--data-limit", type=int, default=None,
@@ -399,6 +404,8 @@ def run(args) -> int:
     n_levels = len(model.cfg.lambdas)
     state = {"model": model, "opt": opt, "aux_opt": aux_opt}
 
+    mse_weight = float(getattr(args, "mse_weight", 1.0))
+
     def step_fn(step: int) -> dict:
         model.train()
         if clip_mode:
@@ -406,7 +413,7 @@ def run(args) -> int:
         else:
             x = sampler.batch(args.batch)
         q = torch.from_numpy(rng.integers(0, n_levels, args.batch)).to(loop.device)   # drawn after the batch
-        loss = ((lambda: feature_rd_loss(model, clf, x, inv_gain, mask, q, weight)) if clip_mode
+        loss = ((lambda: feature_rd_loss(model, clf, x, inv_gain, mask, q, weight, mse_weight)) if clip_mode
                 else (lambda: rd_loss(model, x, q)))
         m = gradient_step(model, opt, loss, clip=1.0)
         aux_opt.zero_grad(set_to_none=True)
@@ -456,7 +463,8 @@ def _export_run(args, model: WaveletAE, loop: Loop, name: str, data_name: str) -
                    "steps": b.step, "train_wall_s": round(b.wall_s, 1), "train_cpu_s": round(b.cpu_s, 1),
                    "train_device": str(loop.device), "extrapolated_low_levels": args.extra_low_levels,
                    **({"init_from": args.init_from} if getattr(args, "init_from", None) else {}),
-                   **({"feature_loss": args.feature_loss, "feature_task": FEATURE_TASK}
+                   **({"feature_loss": args.feature_loss, "feature_task": FEATURE_TASK,
+                       "mse_weight": getattr(args, "mse_weight", 1.0)}
                       if getattr(args, "feature_loss", 0) else {})},
                   n_low=args.extra_low_levels)
     print(f"exported {name} ({args.media}) to {path}; use it with -c wavelet -O weights={name}", flush=True)
