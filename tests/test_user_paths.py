@@ -149,3 +149,24 @@ def test_wavelet_user_weights_found_by_model_id(tmp_path, cli, monkeypatch):
     r = cli("decompress", str(tmp_path / "m.ncz"), "-o", str(tmp_path / "n.png"))
     assert r.returncode == 4 and b"not installed" in r.stderr, r.stderr.decode()
     assert len(r.stderr.decode().strip().splitlines()) == 1
+
+
+def test_weights_given_by_path_decode_in_the_same_process(tmp_path, cli, monkeypatch):
+    """A file made with -O weights=PATH decodes where the path was given (eval, --verify); elsewhere it
+    needs the weights installed."""
+    import torch
+    from ncodec import api
+    from ncodec.item import Item
+    monkeypatch.setenv("NCODEC_HOME", str(tmp_path / "home"))
+    blob = torch.load(W.WEIGHTS_DIR / "wavelet_image.pt", map_location="cpu", weights_only=False)
+    blob["state_dict"]["s_lin.bias"] = blob["state_dict"]["s_lin.bias"] + 1e-3
+    (tmp_path / "loose").mkdir()
+    torch.save(blob, tmp_path / "loose" / "loosewave.pt")
+    W.write_manifest("loosewave", tmp_path / "loose" / "loosewave.pt", codec="wavelet", media="image")
+    img = np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    res = api.compress_items([Item.from_array(img, "image")], codec="wavelet", quality=4,
+                             options={"weights": str(tmp_path / "loose" / "loosewave.pt")})
+    assert api.decompress(res.data).data.shape == img.shape
+    (tmp_path / "f.ncz").write_bytes(res.data)
+    r = cli("decompress", str(tmp_path / "f.ncz"), "-o", str(tmp_path / "f.png"))
+    assert r.returncode == 4 and b"not installed" in r.stderr, r.stderr.decode()

@@ -54,8 +54,9 @@ def manifest() -> dict[str, dict]:
 
 
 def find_by_id(codec: str, mid: bytes) -> str | None:
-    """The installed weights of ``codec`` whose model id is ``mid`` (user-trained ones included)."""
-    for name, entry in manifest().items():
+    """The installed weights of ``codec`` whose model id is ``mid`` (user-trained ones included, and
+    weight files this process was given by path, so files it just made with them decode)."""
+    for name, entry in {**manifest(), **_EXTRA}.items():
         if codec_of(entry, name) == codec and bytes.fromhex(entry["sha256"])[:8] == mid:
             return name
     return None
