@@ -9,8 +9,8 @@ Quality selects the shipped weights: 1 = MNIST (default), 2 = Fashion-MNIST. Two
 
 Many images are coded in lock-step batches either way. The codec drives the three stages:
 the circuit's exact integer conditionals in DFS order (``ncodec.models.hclt_coding``), the shared
-float->int step (``ncodec.entropy.quantize_probs``, 16-bit tables) and one batched rANS stream per
-image (``ncodec.entropy.batched_ans``).
+float->int step (``ncodec.entropy.quantize_probs``, 16-bit tables) and the batched rANS
+(``ncodec.entropy.batched_ans``): one stream per single image, one per lane of a stack.
 """
 from __future__ import annotations
 
@@ -33,7 +33,6 @@ SHAPE = (28, 28)
 CHUNK = 1024           # most images per lock-step batch: amortises numpy's per-call cost, stays in cache
                        # (payloads never depend on it)
 MIN_SPLIT = 128        # a batch is split across worker threads only into chunks of at least this many
-NIB_SYMBOLS = 16      # each pixel is two 16-ary symbols
 LANES = 1024          # chained streams of a stack record (its lock-step batch when decoding)
 STACK_LIMIT = 16384   # most images in one stack record (12.8 M pixels: inside the default decode limits)
 CODE_PREC = 16         # bits of the coded tables: a rANS stream started at state 0 wastes up to about this
@@ -156,10 +155,11 @@ def decode_pixels(tables: "CodingTables", payloads: Sequence[bytes], times: Stag
 
 def _pmf_padded(pmf: np.ndarray, lanes: int) -> np.ndarray:
     """(B, 16) integer PMFs widened to (lanes, 16) with uniform rows for lanes that sit out a round."""
+    from ..models.hclt_coding import NIB
     b = pmf.shape[0]
     if b == lanes:
         return pmf
-    full = np.full((NIB_SYMBOLS, lanes), (1 << CODE_PREC) // NIB_SYMBOLS, dtype=pmf.dtype)
+    full = np.full((NIB, lanes), (1 << CODE_PREC) // NIB, dtype=pmf.dtype)
     full[:, :b] = pmf.T
     return full.T
 
