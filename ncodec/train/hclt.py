@@ -155,5 +155,6 @@ def _ship(model: HCLT, args, xte: np.ndarray, summary: Summary, name: str) -> No
     cmd = args.record_command or command_line(args, "hclt")
     write_entry(name, out, codec="hclt", dataset=args.data, command=cmd, test_bpd=round(bpd, 5), test_images=len(xte),
                 latents=args.latents, steps=summary.step, batch=args.batch,
-                train_cpu_minutes=round(summary.cpu_s / 60, 2), pseudocount=args.pseudocount)
+                train_cpu_minutes=round(summary.cpu_s / 60, 2), train_device=str(getattr(summary, "device", "")),
+                pseudocount=args.pseudocount)
     print(f"exported {name} to {out} ({out.stat().st_size} bytes): test bpd {bpd:.4f}; use it with -c hclt -O weights={name}", flush=True)
