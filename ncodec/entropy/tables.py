@@ -43,7 +43,7 @@ def quantize_probs(probs: np.ndarray, precision: int = DEFAULT_PRECISION) -> np.
     return pmf
 
 
-_JIT_MIN_ROWS = 64       # below this the numpy path is as fast as a call into the compiled kernel
+_JIT_MIN_ROWS = 256      # below this the numpy path is fast enough, and a process spares numba's ~1 s start-up
 
 
 def _jit_columns():
