@@ -7,7 +7,7 @@ Compress and decompress (every call writes or reads real ``.ncz`` bytes)::
     res = ncodec.compress("photo.png")                       # a file; default lossless codec
     res = ncodec.compress("photo.png", codec="webp", quality=80, output="photo.ncz")
     res = ncodec.compress(img)                               # an (H, W, 3) uint8 array: an image
-    res = ncodec.compress(digits)                            # an (N, 28, 28) uint8 stack: N records (hclt)
+    res = ncodec.compress(digits)                            # an (N, 28, 28) uint8 stack: one hclt stack record
     res = ncodec.compress(wave, media="audio", sample_rate=8000, quality=5)   # lossy audio (wavelet)
     res = ncodec.compress(b"any bytes")                      # bytes (zstd)
     res.data, res.bits, res.ideal_bits                       # file bytes, 8 x len, the model's -log2 P

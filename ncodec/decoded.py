@@ -3,7 +3,8 @@
 It is a sequence of ``Item``s (``len``, ``[i]``, slices, iteration) that also carries the file's
 header (``codec``, ``quality``, ``names``, ``info()``, the parsed ``archive``). For the common
 single-item file it forwards ``.data`` / ``.meta`` / ``.name`` / ``same_data`` to its only item,
-and for a stacked archive (an (N, ...) array compressed as N records) ``.data`` is the stacked
+and for a stacked archive (an (N, ...) array compressed as N image records, or as sub-stack records
+for codecs that code whole stacks) ``.data`` is the joined
 array again, so ``ncodec.decompress(blob).data`` gives back what ``ncodec.compress`` took.
 """
 from __future__ import annotations
