@@ -184,7 +184,7 @@ def test_stack_is_one_chained_lane_record(mnist_slice, monkeypatch):
     monkeypatch.setattr(hclt_codec, "CHUNK", 8)                 # model math on 2 threads: same bytes
     monkeypatch.setattr(hclt_codec, "MIN_SPLIT", 2)
     assert codec.encode_batch([stack], 1, {"threads": 2})[0].payload == enc.payload
-    back = codec.decode_batch([enc.payload], [stack.meta], 1)[0]     # lane groups on 2 threads
+    back = codec.decode_batch([enc.payload], [stack.meta], 1)[0]     # all lanes in one lock-step batch
     assert back.same_data(stack)
     monkeypatch.setattr(hclt_codec, "_workers", lambda threads: 1)
     assert codec.decode_batch([enc.payload], [stack.meta], 1)[0].same_data(stack)

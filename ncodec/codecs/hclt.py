@@ -234,33 +234,21 @@ def encode_stack(tables: "CodingTables", x: np.ndarray, workers: int = 1,
     return Encoded(payload, ideal)
 
 
-def decode_stack(tables: "CodingTables", payload: bytes, n: int, workers: int = 1,
-                 times: StageTimes | None = None) -> np.ndarray:
-    """Inverse of ``encode_stack``: (N, D) uint8 pixels; lane groups decode on up to ``workers`` threads.
+def decode_stack(tables: "CodingTables", payload: bytes, n: int, times: StageTimes | None = None) -> np.ndarray:
+    """Inverse of ``encode_stack``: (N, D) uint8 pixels, all lanes in one lock-step batch.
 
-    The codec passes one worker: two half-width lane groups doubled the per-step overhead and fought
-    over the GIL (MNIST 10k: 677 images per CPU-second on two threads, 1468 on one, and no faster by
-    the wall clock either)."""
+    One thread on purpose: two half-width lane groups doubled the per-step overhead and fought over
+    the GIL (MNIST 10k: 677 images per CPU-second on two threads, 1468 on one, and no faster by the
+    wall clock either)."""
     from ..entropy import BatchedAnsDecoder, lanes
     d = len(tables.order)
     n_lanes = lanes.lane_count(n, LANES)
-    streams = lanes.split(payload, n_lanes)
-    counts = lanes.to_lanes(np.zeros((n, 1), np.int8), n_lanes)[1] * (2 * d) if n else np.zeros(0, np.int64)
-    sizes = lanes.round_sizes(n, n_lanes)
+    dec = BatchedAnsDecoder(lanes.split(payload, n_lanes), CODE_PREC, lanes.lane_messages(n, n_lanes) * (2 * d))
     coded = np.empty((n, d), dtype=np.uint8)                             # pixel values, coding order
-
-    def group(c: slice) -> StageTimes:
-        t = StageTimes()
-        a, b = c.start, c.stop
-        dec = BatchedAnsDecoder(streams[a:b], CODE_PREC, counts[a:b])
-        mine = [min(b, sz) - a for sz in sizes if sz > a]
-        for r, rows in enumerate(_decode_rounds(tables, dec, mine, b - a, t)):
-            coded[r * n_lanes + a:r * n_lanes + a + len(rows)] = rows
-        dec.finish()
-        return t
-    for t in _map_chunks(group, _chunks(n_lanes, workers), workers):
-        if times is not None:
-            times.add(t)
+    rounds = _decode_rounds(tables, dec, lanes.round_sizes(n, n_lanes), n_lanes, times)
+    for r, rows in enumerate(rounds):
+        coded[r * n_lanes:r * n_lanes + len(rows)] = rows
+    dec.finish()
     return _natural(tables, coded)
 
 
@@ -288,7 +276,8 @@ class HCLTCodec(SelectableWeights, Codec):
     weights = tuple(WEIGHTS.values())
     description = "HCLT probabilistic circuit, lossless 28x28 uint8 (q1 MNIST, q2 Fashion-MNIST weights)"
     options = (Option("threads", int, 0,
-                      "worker threads for independent chunks of up to 1024 images (0: up to 2)"),
+                      "worker threads for independent chunks of up to 1024 single images (0: one; the loop "
+                      "is GIL-bound, so more cost CPU without gaining speed)"),
                Option("weights", str, None, "weights name (ncodec list --weights) or path to a weight file; "
                                             "default: the shipped weights of the quality level"))
 
@@ -375,7 +364,7 @@ class HCLTCodec(SelectableWeights, Codec):
         out: list[Item | None] = [None] * len(metas)
         for k, m in enumerate(metas):
             if stacks[k]:
-                pix = decode_stack(tables, payloads[k], int(m.shape[0]), 1, times)   # one thread: see decode_stack
+                pix = decode_stack(tables, payloads[k], int(m.shape[0]), times)
                 out[k] = Item(pix.reshape(m.shape), m)
         single = [k for k in range(len(metas)) if not stacks[k]]
         sp = [payloads[k] for k in single]

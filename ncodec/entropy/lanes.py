@@ -34,6 +34,12 @@ def round_sizes(messages: int, lanes: int) -> list[int]:
     return [min(lanes, messages - r) for r in range(0, messages, lanes)]
 
 
+def lane_messages(messages: int, lanes: int) -> np.ndarray:
+    """How many messages each of ``lanes`` lanes holds (lane j: messages j, j + L, ...), int64 (L,)."""
+    j = np.arange(max(0, lanes), dtype=np.int64)
+    return -(-(messages - j) // lanes) if lanes > 0 else j
+
+
 def to_lanes(rows: np.ndarray, lanes: int) -> tuple[np.ndarray, np.ndarray]:
     """(N, S) per-message symbol data -> (L, R*S) per-lane data and each lane's symbol count.
 
@@ -46,8 +52,7 @@ def to_lanes(rows: np.ndarray, lanes: int) -> tuple[np.ndarray, np.ndarray]:
     padded[:n] = rows
     padded[n:] = rows.flat[0] if rows.size else 0
     per_lane = padded.reshape(rounds, lanes, s).transpose(1, 0, 2).reshape(lanes, rounds * s)
-    counts = np.array([len(range(j, n, lanes)) for j in range(lanes)], dtype=np.int64) * s
-    return np.ascontiguousarray(per_lane), counts
+    return np.ascontiguousarray(per_lane), lane_messages(n, lanes) * s
 
 
 def join(payloads: Sequence[bytes]) -> bytes:
