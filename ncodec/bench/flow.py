@@ -19,7 +19,7 @@ from ..item import Item
 from .. import data as D
 from ._common import print_table, results_dir, write_results
 
-PHOTO_PLAN = (("flow", None), ("png", None), ("webp-lossless", 9), ("jpegxl-lossless", 7), ("jpegxl-lossless", 9))
+PHOTO_PLAN = (("flow", None), ("png", None), ("webp-lossless", 9), ("jpegxl-lossless", 7))
 
 
 def _speed(r: dict, amount: float, unit: str) -> dict:
@@ -39,12 +39,37 @@ def _archive_row(data: str, imgs: np.ndarray, codec: str, quality: int | None) -
 
 def _photo_row(data: str, paths, codec: str, quality: int | None) -> dict:
     """Each photo as its own file; real bits per sub-pixel over the set, speed in MP/s."""
+    from tqdm import tqdm
     items = [read_item(p) for p in paths]
-    r = combine([roundtrip(it, codec, quality) for it in items])
+    per = [roundtrip(it, codec, quality) for it in tqdm(items, desc=f"{codec} on {data}", leave=False)]
+    r = combine(per)
     numel = sum(it.meta.numel for it in items)
     return {"data": data, "codec": f"{codec} q{r['quality']}", "images": len(paths), "file_bytes": r["bits"] // 8,
             "real_bpsp": r["bits"] / numel, "ideal_bpsp": ratio(r["ideal_bits"], numel),
-            **_speed(r, r["units"] / 1e6, "MP"), "exact": r["exact"]}
+            **_speed(r, r["units"] / 1e6, "MP"), "exact": r["exact"],
+            "image_bits": [int(x["bits"]) for x in per]}
+
+
+def photo_summary(rows: list[dict]) -> list[dict]:
+    """Per data set: flow's total size against JPEG-XL / WebP / PNG, and its worst photo against
+    PNG (the guard's promise: never above PNG + the one mode byte)."""
+    out = []
+    for data in dict.fromkeys(r["data"] for r in rows):
+        by = {r["codec"]: r for r in rows if r["data"] == data}
+        flow = next((r for k, r in by.items() if k.startswith("flow")), None)
+        png = next((r for k, r in by.items() if k.startswith("png")), None)
+        if flow is None:
+            continue
+        row = {"data": data, "flow_bpsp": flow["real_bpsp"]}
+        for k, r in by.items():
+            if not k.startswith("flow"):
+                row[f"flow_over_{k.replace(' ', '_')}"] = flow["real_bpsp"] / r["real_bpsp"]
+        if png is not None:
+            per = [f / p for f, p in zip(flow["image_bits"], png["image_bits"])]
+            row["worst_image_flow_over_png"] = max(per)
+            row["images_above_png"] = sum(f > p + 8 for f, p in zip(flow["image_bits"], png["image_bits"]))
+        out.append(row)
+    return out
 
 
 def _rows(row_fn, data: str, source, plan) -> list[dict]:
@@ -66,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; ``--mnist N`` test images per grayscale set, ``--kodak K`` photos."""
     p = argparse.ArgumentParser(prog="ncodec bench flow", description=__doc__)
     p.add_argument("--mnist", type=int, default=2000, help="first N test images of MNIST / Fashion")
-    p.add_argument("--kodak", type=int, default=2, help="first K Kodak images (0: skip)")
-    p.add_argument("--bsds", type=int, default=2, help="first K BSDS500 test images (0: skip)")
+    p.add_argument("--kodak", type=int, default=24, help="first K Kodak images (0: skip)")
+    p.add_argument("--bsds", type=int, default=200, help="first K BSDS500 test images (0: skip)")
+    p.add_argument("--jxl-e9", action="store_true", help="add JPEG-XL lossless at effort 9 (slow)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--part", choices=("all", "gray", "photo"), default="all",
                    help="run one half only; its rows replace that half's rows in flow.json")
@@ -82,13 +108,18 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows_gray, cols, title="28x28 test images, one archive each (bits/dim = 8*file bytes / pixels)")
     for data, paths in (("kodak", D.paths("kodak")[:args.kodak]), ("bsds500-test", D.paths("bsds500", "test")[:args.bsds])):
         if paths and args.part != "gray":
-            rows_photo += _rows(_photo_row, data, paths, PHOTO_PLAN)
+            plan = PHOTO_PLAN + ((("jpegxl-lossless", 9),) if args.jxl_e9 else ())
+            rows_photo += _rows(_photo_row, data, paths, plan)
     print()
     print_table(rows_photo, ["data", "codec", "images", "file_bytes", "real_bpsp", "ideal_bpsp", "enc_MP_per_cpu_s",
                              "dec_MP_per_cpu_s", "exact"], title="photos, one file each (bits per sub-pixel)")
+    summary = photo_summary(rows_photo)
+    if summary:
+        print()
+        print_table(summary, list(summary[0]), title="flow against the classical codecs (ratios of total bits)")
     meta = {"gray": {"mnist_images": args.mnist}, "photo": {
         "kodak_images": [pth.name for pth in D.paths("kodak")[:args.kodak]],
-        "bsds_images": [pth.name for pth in D.paths("bsds500", "test")[:args.bsds]]}}
+        "bsds_images": [pth.name for pth in D.paths("bsds500", "test")[:args.bsds]], "summary": summary}}
     rows = rows_gray + rows_photo
     prev = results_dir() / "flow.json"
     if args.part != "all" and prev.exists():

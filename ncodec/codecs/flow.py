@@ -1,15 +1,20 @@
-"""Codec ``flow``: lossless images with an integer discrete flow (ncodec.models.flow) whose
-latents are coded stage by stage with the shared rANS layer (the coding lives in
-``_flow_coding``, imported on first use so listing codecs never imports torch).
+"""Codec ``flow``: lossless images with integer discrete flows, coded with the shared rANS layer.
 
-28x28 grayscale images use the MNIST (quality 1) or Fashion-MNIST (quality 2) weights; RGB
-images of any size are coded in independent 32x32 tiles (edge-padded) by the photo model.
+- 28x28 grayscale images (digits) use a learned multi-scale flow (ncodec.models.flow) with the
+  MNIST (quality 1) or Fashion-MNIST (quality 2) weights (coding in ``_flow_coding``, imported
+  on first use so listing codecs never imports torch).
+- Photos (RGB, or grayscale of any other size) use the interlaced integer flow
+  (ncodec.models.interlace, coding in ``_photo_coding``): the whole image at once, coarse to
+  fine, every pixel predicted from coded pixels on all sides (across what would be tile
+  borders), predictors fitted per photo where they pay, integer-exact on both sides.
 
-Codec version 2 adds a guard for RGB images: each is also coded as PNG (zlib level 9), and when
-the PNG bytes are fewer than the flow's, the record holds the PNG instead, so no photo ever codes
-worse than PNG (+1 byte). A version-2 RGB payload is one mode byte (0: flow, 1: PNG) and the data;
-28x28 gray payloads are unchanged (the flow beats PNG by ~2x on digits; a byte each would cost
-0.01 bit/dim). Version-1 files (no mode byte, told apart by their model id) still decode.
+Every photo is also coded as PNG (zlib level 9), and when the PNG bytes are fewer, the record
+holds the PNG instead, so no photo codes worse than PNG (+1 byte). A photo payload is one mode
+byte (1: PNG, 2: interlaced flow) and the data; digit payloads have no mode byte (the flow beats
+PNG by ~2x on digits; a byte each would cost 0.01 bit/dim).
+
+Older files still decode, told apart by their model id: version 1 (RGB in independent 32x32
+flow tiles, no mode byte) and version 2 (mode byte 0: tiles, 1: PNG).
 """
 from __future__ import annotations
 
@@ -22,10 +27,13 @@ from ..item import Item, ItemMeta
 from .base import Codec, Encoded, payload_error, register, short_hash
 
 GRAY_WEIGHTS = {1: "flow_mnist", 2: "flow_fashion"}
-PHOTO_WEIGHTS = "flow_photo"
+PHOTO_WEIGHTS = "flow_photo"                      # the 32x32-tile flow of versions 1 and 2
+INTERLACE_WEIGHTS = "flow_photo_interlace"        # the whole-photo flow of version 3
 DECODE_TILES = 1024      # tiles per decode call (memory bound only; results do not depend on it)
-MODE_FLOW, MODE_PNG = 0, 1
+MODE_FLOW, MODE_PNG, MODE_INTERLACE = 0, 1, 2
 GUARD_TAG = b"flow v2: mode byte + PNG guard"
+INTERLACE_TAG = b"flow v3: whole photos by the interlaced flow"
+TILE_MAX_PIXELS = 1 << 15   # default decode cap for the slow tile flow of old files (~6k px/s)
 
 
 @register
@@ -33,42 +41,53 @@ class Flow(Codec):
     name = "flow"
     media = "image"
     lossless = True
-    version = 2              # 2: a mode byte per payload (flow or the PNG guard)
+    version = 3              # 3: photos whole by the interlaced flow (2: mode byte + PNG guard)
     qualities = (1, 2)
     default_quality = 1
-    weights = ("flow_mnist", "flow_fashion", "flow_photo")
-    description = ("integer discrete flow, lossless: 28x28 gray (q1 MNIST, q2 Fashion-MNIST weights), "
-                   "RGB in 32x32 tiles (photo weights)")
-    # decoding runs near 6k pixels/s on this 2-core machine (and a junk payload decodes as long
-    # as a real one): the default cap (32768 px, e.g. 181 x 181) keeps a decode near 5 s;
-    # larger photos need --max-pixels / max_pixels= (code that decodes files it just made can
-    # pass their size)
-    decode_max_pixels = {"image": 1 << 15}
+    weights = ("flow_mnist", "flow_fashion", "flow_photo", "flow_photo_interlace")
+    description = ("integer discrete flows, lossless: 28x28 gray digits (q1 MNIST, q2 Fashion-MNIST "
+                   "weights); photos of any size whole (interlaced flow, PNG guard)")
 
-    def __init__(self, legacy: bool = False) -> None:
-        self.legacy = legacy      # True: reads version-1 payloads (no mode byte)
+    def __init__(self, legacy: bool = False, variant: int | None = None) -> None:
+        # variant: the file version this instance reads (1: no mode byte, 2: tiles + PNG guard,
+        # 3: interlaced photos + PNG guard); ``legacy=True`` is the older spelling of variant 1
+        self.variant = 1 if legacy else (variant or 3)
+        self.legacy = self.variant == 1
+        if self.variant < 3:
+            # the tile flow decodes near 6k pixels/s (and a junk payload as slowly as a real one):
+            # the default cap (32768 px, e.g. 181 x 181) keeps a decode near 5 s; larger old
+            # files need --max-pixels / max_pixels=
+            self.decode_max_pixels = {"image": TILE_MAX_PIXELS}
 
     # --- model selection --------------------------------------------------------------
     def model_id(self, quality: int) -> bytes:
-        """Id of the weights (and, from version 2, of the payload layout) a file was made with."""
+        """Id of the weights and of the payload layout a file was made with."""
         from ..weights import model_id
         v1 = short_hash(model_id(GRAY_WEIGHTS.get(quality, "")), model_id(PHOTO_WEIGHTS))
-        return v1 if self.legacy else short_hash(v1, GUARD_TAG)
+        if self.variant == 1:
+            return v1
+        v2 = short_hash(v1, GUARD_TAG)
+        return v2 if self.variant == 2 else short_hash(v2, model_id(INTERLACE_WEIGHTS), INTERLACE_TAG)
 
     def for_model(self, model_id: bytes, quality: int) -> "Flow":
-        if not self.legacy and model_id == Flow(legacy=True).model_id(quality):
-            return Flow(legacy=True)
+        for old in (1, 2):
+            if self.variant != old and model_id == Flow(variant=old).model_id(quality):
+                return Flow(variant=old)
         return Codec.for_model(self, model_id, quality)
 
     def _kind(self, shape: tuple[int, ...]) -> str:
-        if len(shape) == 2 or (len(shape) == 3 and shape[2] == 1):
-            if shape[0] == 28 and shape[1] == 28:
-                return "gray"
-            raise UnsupportedInputError(
-                f"flow: grayscale images must be 28x28 (MNIST-like), got {shape[0]}x{shape[1]}")
-        if len(shape) == 3 and shape[2] == 3:
+        """"gray" (28x28 digits, the learned flow), "rgb" (tiles, old files) or "photo"."""
+        gray = len(shape) == 2 or (len(shape) == 3 and shape[2] == 1)
+        if gray and shape[0] == 28 and shape[1] == 28:
+            return "gray"
+        if not gray and not (len(shape) == 3 and shape[2] == 3):
+            raise UnsupportedInputError(f"flow: image shape {shape} not supported (gray or RGB)")
+        if self.variant < 3:
+            if gray:
+                raise UnsupportedInputError(
+                    f"flow: grayscale images must be 28x28 (MNIST-like), got {shape[0]}x{shape[1]}")
             return "rgb"
-        raise UnsupportedInputError(f"flow: image shape {shape} not supported (28x28 gray or RGB)")
+        return "photo"
 
     def check(self, item: Item) -> None:
         Codec.check(self, item)
@@ -86,7 +105,6 @@ class Flow(Codec):
         """Group items by model kind: {kind: (item indexes, tiles, tile counts)}."""
         groups: dict[str, tuple[list[int], list[np.ndarray], list[int]]] = {}
         for i, it in enumerate(items):
-            self.check(it)
             kind = self._kind(tuple(it.data.shape))
             img = it.data.reshape(it.data.shape[0], it.data.shape[1], -1)
             s = self._model(kind, quality).cfg.size
@@ -100,7 +118,18 @@ class Flow(Codec):
     # --- coding -------------------------------------------------------------------------
     def encode_batch(self, items: Sequence[Item], quality: int, options: Mapping[str, Any]) -> list[Encoded]:
         out: list[Encoded] = [Encoded(b"")] * len(items)
-        for kind, (idx, tiles, counts) in self._split(items, quality).items():
+        digits = []
+        for i, it in enumerate(items):
+            self.check(it)
+            if self._kind(tuple(it.data.shape)) == "photo":
+                out[i] = self._encode_photo(it)
+            else:
+                digits.append(i)
+        if not digits:
+            return out
+        sub = [items[i] for i in digits]
+        for kind, (idx, tiles, counts) in self._split(sub, quality).items():
+            idx = [digits[j] for j in idx]
             pays, ideal = _flow_coding().encode_tiles(self._model(kind, quality), np.concatenate(tiles), counts)
             for i, p, b in zip(idx, pays, ideal):
                 guard = kind == "rgb" and not self.legacy
@@ -108,13 +137,32 @@ class Flow(Codec):
         return out
 
     @staticmethod
-    def _guarded(item: Item, flow_payload: bytes, ideal: float) -> Encoded:
+    def _guarded(item: Item, flow_payload: bytes, ideal: float, mode: int = MODE_FLOW) -> Encoded:
         """Mode byte + the smaller of the flow payload and the item's PNG (the guard)."""
         from .png import PNG
         png = PNG().encode(item, 0, {}).payload
         if len(png) < len(flow_payload):
             return Encoded(bytes([MODE_PNG]) + png, 8.0 * (len(png) + 1), info={"fallback": "png"})
-        return Encoded(bytes([MODE_FLOW]) + flow_payload, ideal + 8.0)
+        return Encoded(bytes([mode]) + flow_payload, ideal + 8.0)
+
+    def _encode_photo(self, item: Item) -> Encoded:
+        from .._threads import one_blas_thread
+        from ..weights import load_photo_flow
+        with one_blas_thread():
+            payload, ideal = _photo_coding().encode_photo(item.data, load_photo_flow(INTERLACE_WEIGHTS))
+        return self._guarded(item, payload, ideal, MODE_INTERLACE)
+
+    def _decode_photo(self, payload: bytes, meta: ItemMeta) -> Item:
+        from .._threads import one_blas_thread
+        from ..weights import load_photo_flow
+        try:
+            with one_blas_thread():
+                img = _photo_coding().decode_photo(payload, tuple(meta.shape), load_photo_flow(INTERLACE_WEIGHTS))
+        except CodecError:
+            raise
+        except Exception as exc:
+            raise payload_error(self.name, exc) from exc
+        return Item(img, meta)
 
     def encode(self, item: Item, quality: int, options: Mapping[str, Any]) -> Encoded:
         return self.encode_batch([item], quality, options)[0]
@@ -160,16 +208,20 @@ class Flow(Codec):
         return self.decode_batch([payload], [meta], quality)[0]
 
     def _unguard(self, payloads: Sequence[bytes], metas: Sequence[ItemMeta], out: list) -> list[bytes]:
-        """Strip the RGB records' mode bytes; decode the PNG-guarded ones into ``out`` at once."""
+        """Strip the photo records' mode bytes; decode the PNG-guarded and (version 3) the
+        interlaced ones into ``out`` at once."""
         from .png import PNG
         rest = []
+        modes = (MODE_PNG, MODE_INTERLACE) if self.variant >= 3 else (MODE_FLOW, MODE_PNG)
         for i, (p, m) in enumerate(zip(payloads, metas)):
-            if self._kind(tuple(m.shape)) != "rgb":
+            if self._kind(tuple(m.shape)) == "gray":
                 rest.append(bytes(p))
                 continue
-            if len(p) < 1 or p[0] not in (MODE_FLOW, MODE_PNG):
+            if len(p) < 1 or p[0] not in modes:
                 raise CodecError(f"flow: payload {i} has no valid mode byte (corrupted or truncated)")
-            if p[0] == MODE_PNG:
+            if p[0] == MODE_INTERLACE:
+                out[i] = self._decode_photo(bytes(p[1:]), m)
+            elif p[0] == MODE_PNG:
                 try:
                     out[i] = PNG().decode(bytes(p[1:]), m, 0)
                 except CodecError:
@@ -183,4 +235,10 @@ class Flow(Codec):
 def _flow_coding():
     """The coding half (torch, scipy), imported on first use."""
     from . import _flow_coding as mod
+    return mod
+
+
+def _photo_coding():
+    """The whole-photo coding half (numpy only), imported on first use."""
+    from . import _photo_coding as mod
     return mod

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from .._threads import one_blas_thread
 from ..errors import CodecError, UnsupportedInputError
 from ..item import Item, ItemMeta
 from .base import Codec, Encoded, Option, SelectableWeights, register
@@ -56,18 +57,10 @@ def _chunks(n: int, workers: int) -> list[slice]:
     return [slice(n * k // parts, n * (k + 1) // parts) for k in range(parts)]
 
 
-def _one_blas_thread():
-    """Context holding BLAS to one thread: the walk's products are small (K x K by K x B), and a
-    multi-threaded BLAS spends ~3x the CPU time on them spinning (measured: 672 -> 1973 images per
-    CPU-second for the walk alone). The values cannot change: every product is exact (``hclt_coding``)."""
-    from threadpoolctl import threadpool_limits
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 def _map_chunks(fn: Callable[[Any], Any], chunks: list, workers: int) -> list:
     """fn over chunks, in order, with one BLAS thread; on up to ``workers`` threads when there are several chunks."""
     n = max(1, min(workers, len(chunks)))
-    with _one_blas_thread():
+    with one_blas_thread():
         if n == 1:
             return [fn(c) for c in chunks]
         from concurrent.futures import ThreadPoolExecutor
@@ -247,7 +240,7 @@ def decode_stack(tables: "CodingTables", payload: bytes, n: int, times: StageTim
     n_lanes = lanes.lane_count(n, LANES)
     dec = BatchedAnsDecoder(lanes.split(payload, n_lanes), CODE_PREC, lanes.lane_messages(n, n_lanes) * (2 * d))
     coded = np.empty((n, d), dtype=np.uint8)                             # pixel values, coding order
-    with _one_blas_thread():
+    with one_blas_thread():
         rounds = _decode_rounds(tables, dec, lanes.round_sizes(n, n_lanes), n_lanes, times)
     for r, rows in enumerate(rounds):
         coded[r * n_lanes:r * n_lanes + len(rows)] = rows

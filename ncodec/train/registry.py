@@ -17,6 +17,7 @@ _CORE = {"loop", "registry", "data", "export"}
 BUILTIN: dict[str, tuple[str, str]] = {
     "classifier": ("ncodec.train.classifiers", "downstream classifier for machine-perceptual metrics"),
     "flow": ("ncodec.train.flow", "integer discrete flow (lossless) on mnist / fashion-mnist / bsds500"),
+    "flow-photo": ("ncodec.train.flow_photo", "whole-photo flow path: default predictors + table bank (bsds500)"),
     "hclt": ("ncodec.train.hclt", "HCLT probabilistic circuit (lossless MNIST / Fashion-MNIST), mini-batch EM"),
     "wavelet": ("ncodec.train.wavelet", "wavelet-packet autoencoder (images: bsds500, audio: fsdd)"),
 }

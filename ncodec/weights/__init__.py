@@ -178,6 +178,13 @@ def load_flow(name: str):
 
 
 @lru_cache(maxsize=None)
+def load_photo_flow(name: str):
+    """The whole-photo flow's shipped parts (table bank + default predictors), all integers."""
+    from ..models.interlace import PhotoModel
+    return PhotoModel.load(weight_path(name))
+
+
+@lru_cache(maxsize=None)
 def load_hclt(name: str):
     """An HCLT circuit with float64 parameters."""
     from ..models.hclt import load_hclt as read_hclt
