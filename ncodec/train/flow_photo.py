@@ -41,7 +41,7 @@ def fit_defaults(images: list[np.ndarray], model: il.PhotoModel, progress: bool 
         walk = pc._Walk(x.shape)
 
         def begin(st):
-            return [model.default(st.level, st.pass_name, ch) for ch in range(x.shape[0])]
+            return [model.default(st.level, st.pass_name, ch) for ch in range(x.shape[0])], None
 
         def code(part, ch, f, cls, wdef):
             tgt = x[ch][np.ix_(part.rows, part.cols)].reshape(-1)
