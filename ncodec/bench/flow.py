@@ -38,9 +38,10 @@ def _archive_row(data: str, imgs: np.ndarray, codec: str, quality: int | None) -
 
 
 def _photo_row(data: str, paths, codec: str, quality: int | None) -> dict:
-    """Each photo as its own file; real bits per sub-pixel over the set, speed in MP/s."""
+    """Each photo as its own file; real bits per sub-pixel over the set, speed in MP/s. ``paths``
+    may hold (path, crop size) pairs: the top-left crop of that size."""
     from tqdm import tqdm
-    items = [read_item(p) for p in paths]
+    items = [read_item(p) if not isinstance(p, tuple) else _crop(*p) for p in paths]
     per = [roundtrip(it, codec, quality) for it in tqdm(items, desc=f"{codec} on {data}", leave=False)]
     r = combine(per)
     numel = sum(it.meta.numel for it in items)
@@ -48,6 +49,11 @@ def _photo_row(data: str, paths, codec: str, quality: int | None) -> dict:
             "real_bpsp": r["bits"] / numel, "ideal_bpsp": ratio(r["ideal_bits"], numel),
             **_speed(r, r["units"] / 1e6, "MP"), "exact": r["exact"],
             "image_bits": [int(x["bits"]) for x in per]}
+
+
+def _crop(path, size: int) -> Item:
+    a = read_item(path).data
+    return Item.from_array(np.ascontiguousarray(a[:size, :size]), "image")
 
 
 def photo_summary(rows: list[dict]) -> list[dict]:
@@ -93,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mnist", type=int, default=2000, help="first N test images of MNIST / Fashion")
     p.add_argument("--kodak", type=int, default=24, help="first K Kodak images (0: skip)")
     p.add_argument("--bsds", type=int, default=200, help="first K BSDS500 test images (0: skip)")
+    p.add_argument("--crops", type=int, default=50,
+                   help="also the top-left 256x256 crops of the first K BSDS500 test photos (0: skip)")
     p.add_argument("--jxl-e9", action="store_true", help="add JPEG-XL lossless at effort 9 (slow)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--part", choices=("all", "gray", "photo"), default="all",
@@ -106,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     cols = ["data", "codec", "images", "file_bytes", "real_bpd", "ideal_bpd", "gap_pct", "enc_img_per_cpu_s",
             "dec_img_per_cpu_s", "exact"]
     print_table(rows_gray, cols, title="28x28 test images, one archive each (bits/dim = 8*file bytes / pixels)")
-    for data, paths in (("kodak", D.paths("kodak")[:args.kodak]), ("bsds500-test", D.paths("bsds500", "test")[:args.bsds])):
+    crops = [(p, 256) for p in D.paths("bsds500", "test")[:args.crops]]
+    for data, paths in (("kodak", D.paths("kodak")[:args.kodak]), ("bsds500-test", D.paths("bsds500", "test")[:args.bsds]),
+                        ("bsds500-test-256x256", crops)):
         if paths and args.part != "gray":
             plan = PHOTO_PLAN + ((("jpegxl-lossless", 9),) if args.jxl_e9 else ())
             rows_photo += _rows(_photo_row, data, paths, plan)
@@ -119,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         print_table(summary, list(summary[0]), title="flow against the classical codecs (ratios of total bits)")
     meta = {"gray": {"mnist_images": args.mnist}, "photo": {
         "kodak_images": [pth.name for pth in D.paths("kodak")[:args.kodak]],
-        "bsds_images": [pth.name for pth in D.paths("bsds500", "test")[:args.bsds]], "summary": summary}}
+        "bsds_images": [pth.name for pth in D.paths("bsds500", "test")[:args.bsds]],
+        "crops": f"top-left 256x256 of the first {args.crops} BSDS500 test photos", "summary": summary}}
     rows = rows_gray + rows_photo
     prev = results_dir() / "flow.json"
     if args.part != "all" and prev.exists():

@@ -146,8 +146,8 @@ class Flow(Codec):
         6 already beats the flow, or the flow is above GUARD_NEAR x level 6. Level 9 was never below 0.743x
         level 6 on any photo or synthetic image measured (flat, gradients, checkers, tiles, text,
         palettes; photos >= 0.967x), so the stored result is never above the ``png`` codec's file."""
-        from .png import PNG
-        png = _png_level(item, 6)
+        from .png import PNG, png_bytes
+        png = png_bytes(item.data, 6)
         if len(png) < len(flow_payload) or len(flow_payload) > GUARD_NEAR * len(png):
             png9 = PNG().encode(item, 0, {}).payload
             png = png9 if len(png9) <= len(png) else png
@@ -246,14 +246,6 @@ def _flow_coding():
     """The coding half (torch, scipy), imported on first use."""
     from . import _flow_coding as mod
     return mod
-
-
-def _png_level(item: Item, level: int) -> bytes:
-    """The item as a PNG file at zlib ``level`` (same output sizing as the ``png`` codec)."""
-    import imagecodecs
-    d = item.data
-    rows = d.shape[0] * (1 + d.nbytes // max(d.shape[0], 1))
-    return imagecodecs.png_encode(d, level=level, out=rows + rows // 64 + 65536)
 
 
 def _photo_coding():

@@ -24,11 +24,15 @@ class PNG(Codec):
         check_image(self, item)
 
     def encode(self, item: Item, quality: int, options: Mapping[str, Any]) -> Encoded:
-        # an explicit output size: imagecodecs' own estimate is too small for tall narrow noise (N x 1)
-        d = item.data
-        rows = d.shape[0] * (1 + d.nbytes // max(d.shape[0], 1))
-        return Encoded(imagecodecs.png_encode(d, level=9, out=rows + rows // 64 + 65536))
+        return Encoded(png_bytes(item.data, 9))
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         c = 1 if len(meta.shape) == 2 else int(meta.shape[2])
         return Item(restore_shape(decode_into(imagecodecs.png_decode, payload, meta, (c,)), meta), meta)
+
+
+def png_bytes(d, level: int) -> bytes:
+    """A PNG file of the array ``d`` at zlib ``level``."""
+    # an explicit output size: imagecodecs' own estimate is too small for tall narrow noise (N x 1)
+    rows = d.shape[0] * (1 + d.nbytes // max(d.shape[0], 1))
+    return imagecodecs.png_encode(d, level=level, out=rows + rows // 64 + 65536)
