@@ -175,7 +175,7 @@ def test_defaults_trainer_fits_and_exports(tmp_path, monkeypatch):
     shipped command, on fewer photos)."""
     from ncodec.train import flow_photo as T
     imgs = [np.ascontiguousarray(a[:96, :128]) for a in T._photos("train", 2)]
-    start = il.PhotoModel(il.gg_bank(), il.interpolation_defaults())
+    start = il.PhotoModel(T.gg_bank(), il.interpolation_defaults())
     fitted = il.PhotoModel(start.bank, T.fit_defaults(imgs, start, progress=False))
     assert any(not np.array_equal(fitted.weights[k], start.weights[k]) for k in start.weights)
     fitted.save(tmp_path / "m.npz")

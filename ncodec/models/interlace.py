@@ -276,14 +276,3 @@ def interpolation_defaults() -> dict[tuple[int, str, int], np.ndarray]:
                     w[len(OFFSETS[p])] = 1 << QBITS
                 out[(lev, p, ch)] = w
     return out
-
-
-def gg_bank(shapes=(1.0, 1.3, 1.6, 2.0), scales: int = 64, lo: float = 0.05, hi: float = 120.0) -> np.ndarray:
-    """A bank of discretised generalised-Gaussian PMFs over the folded errors (-128..127), one per
-    (shape, scale); built once by the trainer and stored as integers with the weights."""
-    from ..entropy import quantize_probs
-    e = np.abs(np.arange(-128, 128, dtype=np.float64))
-    bs = np.exp(np.linspace(np.log(lo), np.log(hi), scales))
-    rows = [np.exp(-(e[None, :] / bs[:, None]) ** beta) for beta in shapes]
-    p = np.concatenate(rows)
-    return quantize_probs(p / p.sum(axis=1, keepdims=True))

@@ -16,11 +16,22 @@ from pathlib import Path
 import numpy as np
 
 from .. import data as D
+from ..entropy import quantize_probs
 from ..models import interlace as il
 from .export import add_export_args, command_line, export_dir, export_name, write_entry
 from .registry import register_trainer
 
 EXPORT_NAME = "flow_photo_interlace"
+
+
+def gg_bank(shapes=(1.0, 1.3, 1.6, 2.0), scales: int = 64, lo: float = 0.05, hi: float = 120.0) -> np.ndarray:
+    """A bank of discretised generalised-Gaussian PMFs over the folded errors (-128..127), one per
+    (shape, scale); built once by the trainer and stored as integers with the weights."""
+    e = np.abs(np.arange(-128, 128, dtype=np.float64))
+    bs = np.exp(np.linspace(np.log(lo), np.log(hi), scales))
+    rows = [np.exp(-(e[None, :] / bs[:, None]) ** beta) for beta in shapes]
+    p = np.concatenate(rows)
+    return quantize_probs(p / p.sum(axis=1, keepdims=True))
 
 
 def _photos(split: str, limit: int) -> list[np.ndarray]:
@@ -97,7 +108,7 @@ def run(args) -> int:
     with threadpool_limits(1):
         train = _photos("train", args.train_images)
         val = _photos("val", args.eval_images)
-        model = il.PhotoModel(il.gg_bank(), il.interpolation_defaults())
+        model = il.PhotoModel(gg_bank(), il.interpolation_defaults())
         before = measure(val, model)
         print(f"untrained defaults: val {before['bpsp']} bits/sub-pixel", flush=True)
         for r in range(args.rounds):
