@@ -152,6 +152,17 @@ def test_hostile_photo_payloads_fail_cleanly(photo):
             codec.decode(junk, item.meta, 1)
 
 
+def test_decode_refuses_working_memory_over_max_bytes(photo):
+    """The walk's planes count against max_bytes: a photo whose planes exceed it is refused
+    before anything is allocated; the same file decodes with the limit raised."""
+    from ncodec.errors import LimitError
+    item = Item.from_array(np.ascontiguousarray(photo[:64, :64]), "image")
+    data = api.compress_items([item], codec="flow").data
+    with pytest.raises(LimitError):
+        api.decompress_bytes(data, max_bytes=64 * 64 * 3 + 10)
+    assert api.decompress_bytes(data, max_bytes=1 << 20)[0].same_data(item)
+
+
 def test_version_2_tile_files_still_decode(monkeypatch):
     """A version-2 file (mode byte 0: 32x32 tiles) decodes with this version."""
     from ncodec import container

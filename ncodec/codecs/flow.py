@@ -164,7 +164,10 @@ class Flow(Codec):
 
     def _decode_photo(self, payload: bytes, meta: ItemMeta) -> Item:
         from .._threads import one_blas_thread
+        from ..limits import check_alloc
         from ..weights import load_photo_flow
+        # the walk's signed-error planes (int16) are its largest array: refuse before allocating
+        check_alloc(self.name, "the photo flow's working planes", 2 * int(np.prod(meta.shape)))
         try:
             with one_blas_thread():
                 img = _photo_coding().decode_photo(payload, tuple(meta.shape), load_photo_flow(INTERLACE_WEIGHTS))
