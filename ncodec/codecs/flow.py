@@ -8,8 +8,9 @@
   fine, every pixel predicted from coded pixels on all sides (across what would be tile
   borders), predictors fitted per photo where they pay, integer-exact on both sides.
 
-Every photo is also coded as PNG (zlib level 9), and when the PNG bytes are fewer, the record
-holds the PNG instead, so no photo codes worse than PNG (+1 byte). A photo payload is one mode
+Every photo is also coded as PNG (the guard, ``Flow._guarded``: zlib level 6, and level 9 too
+whenever PNG could win), and when the PNG bytes are fewer, the record holds the PNG instead, so
+no photo codes worse than the ``png`` codec (+1 byte). A photo payload is one mode
 byte (1: PNG, 2: interlaced flow) and the data; digit payloads have no mode byte (the flow beats
 PNG by ~2x on digits; a byte each would cost 0.01 bit/dim).
 
