@@ -193,3 +193,23 @@ def test_defaults_trainer_fits_and_exports(tmp_path, monkeypatch):
     again = il.PhotoModel.load(tmp_path / "m.npz")
     pay, _ = pc.encode_photo(imgs[0], again)
     assert np.array_equal(pc.decode_photo(pay, imgs[0].shape, again), imgs[0])
+
+
+def test_user_photo_weights_by_path(tmp_path, photo):
+    """Defaults fitted by the trainer's code, exported with a manifest, select with -O weights=PATH:
+    the file names them (another model id) and decodes; the shipped default is unchanged."""
+    from ncodec.train import flow_photo as T
+    from ncodec.weights import write_manifest
+    imgs = [np.ascontiguousarray(a[:64, :96]) for a in T._photos("train", 2)]
+    start = il.PhotoModel(T.gg_bank(), il.interpolation_defaults())
+    mine = il.PhotoModel(start.bank, T.fit_defaults(imgs, start, progress=False))
+    path = tmp_path / "flow_photo_mine.npz"
+    mine.save(path)
+    write_manifest("flow_photo_mine", path, codec="flow")
+    item = Item.from_array(np.ascontiguousarray(photo[:48, :64]), "image")
+    res = api.compress_items([item], codec="flow", options={"weights": str(path)})
+    default = api.compress_items([item], codec="flow")
+    from ncodec import container
+    assert container.unpack(res.data).model_id != container.unpack(default.data).model_id
+    assert api.decompress_bytes(res.data)[0].same_data(item)
+    assert api.decompress_bytes(default.data)[0].same_data(item)

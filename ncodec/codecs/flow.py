@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import CodecError, UnsupportedInputError
 from ..item import Item, ItemMeta
-from .base import Codec, Encoded, payload_error, register, short_hash
+from .base import Codec, Encoded, Option, payload_error, register, short_hash
 
 GRAY_WEIGHTS = {1: "flow_mnist", 2: "flow_fashion"}
 PHOTO_WEIGHTS = "flow_photo"                      # the 32x32-tile flow of versions 1 and 2
@@ -49,10 +49,15 @@ class Flow(Codec):
     weights = ("flow_mnist", "flow_fashion", "flow_photo", "flow_photo_interlace")
     description = ("integer discrete flows, lossless: 28x28 gray digits (q1 MNIST, q2 Fashion-MNIST "
                    "weights); photos of any size whole (interlaced flow, PNG guard)")
+    options = (Option("weights", str, None, "the photo flow's defaults + table bank: a weights name (ncodec "
+                                            "list --weights) or path, e.g. from ncodec train flow-photo; "
+                                            "default: the shipped flow_photo_interlace"),)
 
-    def __init__(self, legacy: bool = False, variant: int | None = None) -> None:
+    def __init__(self, bound: str | None = None, legacy: bool = False, variant: int | None = None) -> None:
+        # bound: the photo weights chosen with -O weights= (None: the shipped ones);
         # variant: the file version this instance reads (1: no mode byte, 2: tiles + PNG guard,
         # 3: interlaced photos + PNG guard); ``legacy=True`` is the older spelling of variant 1
+        self.bound = bound
         self.variant = 1 if legacy else (variant or 3)
         self.legacy = self.variant == 1
         if self.variant < 3:
@@ -69,12 +74,32 @@ class Flow(Codec):
         if self.variant == 1:
             return v1
         v2 = short_hash(v1, GUARD_TAG)
-        return v2 if self.variant == 2 else short_hash(v2, model_id(INTERLACE_WEIGHTS), INTERLACE_TAG)
+        return v2 if self.variant == 2 else short_hash(v2, model_id(self._photo_weights()), INTERLACE_TAG)
+
+    def _photo_weights(self) -> str:
+        return self.bound or INTERLACE_WEIGHTS
+
+    def bind(self, options: Mapping[str, Any]) -> "Flow":
+        """The codec using ``-O weights=NAME|PATH`` for photos (the digit weights are unchanged)."""
+        from ..weights import resolve
+        ref = options.get("weights")
+        return Flow(resolve(ref, self.name)) if ref else self
 
     def for_model(self, model_id: bytes, quality: int) -> "Flow":
+        """The instance that decodes a file: this one, an older file version, or the installed photo
+        weights (shipped, user-trained or given by path) whose identity the file names."""
+        from ..weights import names_for
+        if model_id == self.model_id(quality):
+            return self
         for old in (1, 2):
             if self.variant != old and model_id == Flow(variant=old).model_id(quality):
                 return Flow(variant=old)
+        for name in names_for(self.name):
+            if name in (*GRAY_WEIGHTS.values(), PHOTO_WEIGHTS):
+                continue                  # the digit / tile weights are fixed parts of every id
+            cand = Flow(name)
+            if cand.model_id(quality) == model_id:
+                return cand
         return Codec.for_model(self, model_id, quality)
 
     def _kind(self, shape: tuple[int, ...]) -> str:
@@ -160,7 +185,7 @@ class Flow(Codec):
         from .._threads import one_blas_thread
         from ..weights import load_photo_flow
         with one_blas_thread():
-            payload, ideal = _photo_coding().encode_photo(item.data, load_photo_flow(INTERLACE_WEIGHTS))
+            payload, ideal = _photo_coding().encode_photo(item.data, load_photo_flow(self._photo_weights()))
         return self._guarded(item, payload, ideal, MODE_INTERLACE)
 
     def _decode_photo(self, payload: bytes, meta: ItemMeta) -> Item:
@@ -171,7 +196,7 @@ class Flow(Codec):
         check_alloc(self.name, "the photo flow's working planes", 2 * int(np.prod(meta.shape)))
         try:
             with one_blas_thread():
-                img = _photo_coding().decode_photo(payload, tuple(meta.shape), load_photo_flow(INTERLACE_WEIGHTS))
+                img = _photo_coding().decode_photo(payload, tuple(meta.shape), load_photo_flow(self._photo_weights()))
         except CodecError:
             raise
         except Exception as exc:

@@ -62,6 +62,11 @@ def find_by_id(codec: str, mid: bytes) -> str | None:
     return None
 
 
+def names_for(codec: str) -> list[str]:
+    """Installed weights names serving ``codec`` (shipped, user-trained, and given by path)."""
+    return [n for n, e in {**manifest(), **_EXTRA}.items() if codec_of(e, n) == codec]
+
+
 def codec_of(entry: dict, name: str) -> str:
     """The codec a manifest entry serves (its ``codec`` field, else the name's first word)."""
     return entry.get("codec") or name.split("_", 1)[0]
