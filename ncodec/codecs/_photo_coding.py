@@ -80,21 +80,22 @@ def _pick(preds: np.ndarray, bucket: np.ndarray) -> np.ndarray:
 
 
 def _choose_weights(f: np.ndarray, tgt: np.ndarray, bases: list[np.ndarray], cls: np.ndarray,
-                    scale: float = 1.0, fixed: int | None = None) -> tuple[np.ndarray, int, float]:
-    """Weights (B, k), mode and estimated bits of one channel of a stage, from (a sample of) its
-    pixels: base ``fixed`` when given, else the cheapest of the ``bases`` (modes 0, 1: nothing
-    sent) and fitted rows (mode FITTED: sent, so their bits count; each bucket keeps a base row
-    unless its fit pays). Bits are the sample's times ``scale`` (stage size / sample size).
-    Encoder side only: the decoder reads the result."""
-    if fixed is not None:
-        pred = _pick(il.predict(f, bases[fixed]), _buckets(cls))
-        return bases[fixed], fixed, scale * _est_bits(il.fold(tgt, pred), cls)
+                    scale: float = 1.0, fixed: int | None = None) -> tuple[np.ndarray, int, float, np.ndarray]:
+    """Weights (B, k), mode, estimated bits and predictions of one channel of a stage, from (a
+    sample of) its pixels: base ``fixed`` when given, else the cheapest of the ``bases`` (modes 0,
+    1: nothing sent) and fitted rows (mode FITTED: sent, so their bits count; each bucket keeps a
+    base row unless its fit pays). Bits are the sample's times ``scale`` (stage size / sample
+    size). Encoder side only: the decoder reads the result."""
     bucket = _buckets(cls)
+    if fixed is not None:
+        pred = _pick(il.predict(f, bases[fixed]), bucket)
+        return bases[fixed], fixed, scale * _est_bits(il.fold(tgt, pred), cls), pred
     order = np.argsort(bucket, kind="stable")
     fs, ts, cs = f[:, order], tgt[order], cls[order]
     ends = np.cumsum(np.bincount(bucket, minlength=BUCKETS))
     fit = tgt.size * scale >= MIN_FIT
     cost = np.zeros(len(bases) + 1)
+    preds = np.empty((len(bases) + 1, tgt.size), dtype=np.int32)   # per mode, in bucket order
     rows = []
     for b in range(BUCKETS):
         sl = slice(int(ends[b - 1]) if b else 0, int(ends[b]))
@@ -104,15 +105,20 @@ def _choose_weights(f: np.ndarray, tgt: np.ndarray, bases: list[np.ndarray], cls
         cand = [base[b] for base in bases]
         if fit and sl.stop - sl.start >= 64:
             cand.append(il.fit_weights(fs[:, sl], ts[sl]))
-        est = [_est_bits(il.fold(ts[sl], p), cs[sl]) for p in il.predict(fs[:, sl], np.stack(cand))]
+        p = il.predict(fs[:, sl], np.stack(cand))
+        est = [_est_bits(il.fold(ts[sl], row), cs[sl]) for row in p]
         cost[:len(bases)] += est[:len(bases)]
+        preds[:len(bases), sl] = p[:len(bases)]
         best = int(np.argmin(est))
         rows.append(cand[best])
         cost[len(bases)] += est[best]
+        preds[len(bases), sl] = p[best]
     cost *= scale
     cost[len(bases)] += 16 * len(rows) * len(rows[0]) + 1
     mode = int(np.argmin(cost if fit else cost[:len(bases)]))
-    return (np.stack(rows) if mode == FITTED else bases[mode]), mode, float(cost[mode])
+    pred = np.empty(tgt.size, dtype=np.int32)
+    pred[order] = preds[mode]
+    return (np.stack(rows) if mode == FITTED else bases[mode]), mode, float(cost[mode]), pred
 
 
 def _class_slices(cls: np.ndarray) -> tuple[np.ndarray, list[tuple[int, slice]]]:
@@ -185,17 +191,18 @@ def encode_photo(img: np.ndarray, model: PhotoModel) -> tuple[bytes, float]:
     """Payload and ideal bits of one (H, W) or (H, W, C) uint8 image."""
     x = _order(img)
     walk = _Walk(x.shape)
-    headers: list[list] = []          # per stage: per channel the fitted weights or None
-    records: list[tuple] = []         # per chunk and channel: (stage, channel, symbols, classes)
+    # in stream order: ("header", per-channel (mode, weights)) per stage, then
+    # ("errors", chunk, channel, symbols, classes) per chunk and channel
+    records: list[tuple] = []
 
     def begin(st):
         # the channels' choices interact (a colour channel's features hold the earlier channels'
         # errors), so whole configurations are compared: all trained defaults, all interpolation,
         # and per channel the cheapest given the channels before it
         if st.count < SMALL:          # too few pixels for the choice to matter: trained defaults
-            headers.append([(0, model.bases(st.level, st.pass_name, ch)[0]) for ch in range(x.shape[0])])
-            records.append(None)
-            return [wts for _, wts in headers[-1]], None
+            chosen = [(0, model.bases(st.level, st.pass_name, ch)[0]) for ch in range(x.shape[0])]
+            records.append(("header", chosen))
+            return [wts for _, wts in chosen], None
         sub, scale = _sample(st)
         grid = np.ix_(sub.rows, sub.cols)
         own = {}                      # per channel: features without error rows, own activity part
@@ -212,34 +219,32 @@ def encode_photo(img: np.ndarray, model: PhotoModel) -> tuple[bytes, float]:
                 f0, sp, tgt = (a[..., ::stride] for a in own[ch])
                 f = np.concatenate([f0[:k], np.stack(errors), f0[k:]]) if errors else f0
                 cls = il.classes(sp, errors)
-                wts, mode, est = _choose_weights(f, tgt, model.bases(st.level, st.pass_name, ch), cls,
-                                                 scale * own[ch][2].size / tgt.size, fixed)
-                errors.append(tgt - _pick(il.predict(f, wts), _buckets(cls)))
+                wts, mode, est, pred = _choose_weights(f, tgt, model.bases(st.level, st.pass_name, ch), cls,
+                                                       scale * own[ch][2].size / tgt.size, fixed)
+                errors.append(tgt - pred)
                 chosen.append((mode, wts))
                 ctx.append((f, cls))
                 bits += est
             if best is None or bits < best[0]:
                 best = (bits, chosen, ctx, stride)
-        headers.append(best[1])
-        records.append(None)          # a stage header goes here in the stream
+        records.append(("header", best[1]))
         full = sub.count == st.count
         return [wts for _, wts in best[1]], (best[2] if full and best[3] == 1 else None)
 
     def code(part, ch, f, cls, wts):
         tgt = x[ch][np.ix_(part.rows, part.cols)].reshape(-1)
         pred = _pick(il.predict(f, wts), _buckets(cls))
-        records.append((part, ch, il.fold(tgt, pred), cls))
+        records.append(("errors", part, ch, il.fold(tgt, pred), cls))
         return tgt, pred
 
     walk.run(lambda: x[:, 0, 0], begin, code)
-    choice, ideal = _choose_tables([r for r in records if r is not None], x.shape[0], model)
+    choice, ideal = _choose_tables([r[1:] for r in records if r[0] == "errors"], x.shape[0], model)
     enc = EntropyEncoder("ans", track_ideal=False)
     enc.encode_uniform(x[:, 0, 0], 8)
     _put_choices(enc, choice)
-    stage_headers = iter(headers)
-    for rec in records:
-        if rec is None:
-            for mode, wts in next(stage_headers):
+    for kind, *rec in records:
+        if kind == "header":
+            for mode, wts in rec[0]:
                 enc.encode_uniform(np.array([mode]), 2)
                 if mode == FITTED:
                     enc.encode_uniform(wts.reshape(-1) + (1 << 15), 16)

@@ -66,8 +66,7 @@ def fit_defaults(images: list[np.ndarray], model: il.PhotoModel, progress: bool 
                     a[1] = a[1] + fs @ tgt[sel].astype(np.float64)
             # the earlier channels' errors later features see: those of the image's own fit, as
             # the encoder would code them (the fit's choice on the whole chunk)
-            wts, _, _ = pc._choose_weights(f, tgt, model.bases(part.level, part.pass_name, ch), cls)
-            return tgt, pc._pick(il.predict(f, wts), bucket)
+            return tgt, pc._choose_weights(f, tgt, model.bases(part.level, part.pass_name, ch), cls)[3]
 
         walk.run(lambda: x[:, 0, 0], begin, code)
     weights = {}
