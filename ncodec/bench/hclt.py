@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print_table([r for r in rows if r["codec"].startswith("hclt")], split,
                 title="hclt time split (ms per image, wall) and throughput per CPU-second")
-    out = write_results("hclt", rows, limit=args.limit or None)
+    out = write_results("hclt", rows, limit=args.limit or None, repeat=args.repeat)
     print(f"\nwrote {out}")
     return 0
 
