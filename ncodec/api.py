@@ -406,7 +406,7 @@ class Archive:
             raise UnsupportedVersionError(
                 f"file needs {c.codec} codec version {c.codec_version}; this ncodec has {self.codec.version}")
         try:
-            self.codec = self.codec.for_model(c.model_id, c.quality)
+            self.codec = self.codec.for_model(c.model_id, c.quality).for_version(c.codec_version)
         except ModelMismatchError:
             raise
         except Exception as exc:

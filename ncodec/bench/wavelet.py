@@ -14,6 +14,11 @@ from pathlib import Path
 from ._common import print_table, results_dir, write_results
 
 IMAGE_ANCHORS = ["jpeg", "webp", "avif", "jpegxl"]
+# dense anchor sweeps down to the lowest rates (where a learned codec is weakest; issue 14)
+ANCHOR_LEVELS = {"webp": [1, 2, 3, 5, 7, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95],
+                 "jpeg": [1, 3, 5, 10, 15, 25, 45, 65, 80, 92],
+                 "avif": [5, 10, 15, 20, 28, 35, 42, 50, 62, 75, 88],
+                 "jpegxl": [5, 10, 15, 22, 30, 40, 50, 70, 85, 95]}
 AUDIO_ANCHORS = {"opus": [6, 8, 12, 16, 24, 32], "flac": [8]}    # Opus levels are kb/s
 # CompressAI's published Kodak points (bpp, PSNR), quoted in DESIGN.md
 PUBLISHED = {"bmshj2018-factorized": [(0.123, 26.91), (0.440, 31.28)],
@@ -40,6 +45,22 @@ def sweep_rows(dataset: str, items: list, codecs: list[str], levels: dict[str, l
     if "wavelet" in codecs:
         api.compress_items(items[:1], codec="wavelet", quality=levels["wavelet"][0])
     return run_sweep(items, codecs, levels, dataset=dataset, workers=1)
+
+
+def reused_rows(path: Path, anchors: list[str], counts: dict[str, int]) -> list[dict]:
+    """Rows of ``anchors`` from an earlier run's rows file, for the same images (the first ``counts[ds]``
+    of each data set); refuses a file that lacks any of them."""
+    import json
+    blob = json.loads(path.read_text())
+    rows = blob.get("rows", blob) if isinstance(blob, dict) else blob
+    out = [r for r in rows if r.get("codec") in anchors and r.get("dataset") in counts
+           and int(r.get("index", 0)) < counts[r["dataset"]]]
+    for ds, n in counts.items():
+        for a in anchors:
+            have = {int(r.get("index", 0)) for r in out if r["dataset"] == ds and r["codec"] == a}
+            if n and len(have) < n:
+                raise SystemExit(f"--reuse-anchors {path}: {a} on {ds} has {len(have)} of {n} images")
+    return out
 
 
 def fsdd_items(limit: int | None) -> list:
@@ -114,10 +135,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kodak", type=int, default=24, help="number of Kodak images (0: skip)")
     ap.add_argument("--bsds", type=int, default=200, help="number of BSDS500 test images (0: skip)")
     ap.add_argument("--fsdd", type=int, default=300, help="number of FSDD test clips (0: skip)")
-    ap.add_argument("--levels", default="1,2,3,4,5,6,7,8")
+    ap.add_argument("--levels", default="1,2,3,4,5,6,7,8,9,10")
+    ap.add_argument("--anchor-levels", action="append", default=[], metavar="CODEC=Q1,Q2,...",
+                    help="an anchor's quality levels (repeatable; default: the dense ANCHOR_LEVELS sweeps)")
     ap.add_argument("--anchors", default=",".join(IMAGE_ANCHORS))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--plot", default=None, help="PNG path (default docs/wavelet_rd.png)")
+    ap.add_argument("--only-anchors", action="store_true",
+                    help="run the image anchors alone (no wavelet, no audio): rows for a later --reuse-anchors")
+    ap.add_argument("--reuse-anchors", default=None, metavar="ROWS_JSON",
+                    help="take the rows of these anchors (all but --fresh-anchors) from an earlier run's "
+                         "wavelet_rows.json instead of coding them again")
+    ap.add_argument("--fresh-anchors", default="webp", help="anchors coded in this run even with --reuse-anchors "
+                    "(default webp: the speed comparison needs one classical codec in the same run)")
     args = ap.parse_args(argv)
     import torch
     from .. import data as D
@@ -126,12 +156,28 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     levels = [int(v) for v in args.levels.split(",")]
     anchors = [a for a in args.anchors.split(",") if a]
+    anchor_levels = dict(ANCHOR_LEVELS)
+    for spec in args.anchor_levels:
+        name, _, qs = spec.partition("=")
+        anchor_levels[name] = [int(v) for v in qs.split(",") if v]
     have = available()
     t0 = time.time()
     rows: list[dict] = []
+    coded = list(anchors)
+    if args.reuse_anchors:
+        fresh = set(args.fresh_anchors.split(","))
+        coded = [a for a in anchors if a in fresh]
+        rows += reused_rows(Path(args.reuse_anchors), [a for a in anchors if a not in fresh],
+                            {ds: n for ds, n in zip(IMAGE_SETS, (args.kodak, args.bsds))})
+    run = coded if args.only_anchors else ["wavelet"] + coded
     for ds, n in zip(IMAGE_SETS, (args.kodak, args.bsds)):
         if n:
-            rows += sweep_rows(ds, D.load(ds, "test", n), ["wavelet"] + anchors, {"wavelet": levels})
+            rows += sweep_rows(ds, D.load(ds, "test", n), run,
+                               {"wavelet": levels, **{a: anchor_levels[a] for a in anchors if a in anchor_levels}})
+    if args.only_anchors:
+        out = write_results("wavelet_anchor_rows", rows, args=vars(args))
+        print(f"wrote {out}")
+        return 0
     if args.fsdd:
         audio = {"wavelet": levels, **{c: lv for c, lv in AUDIO_ANCHORS.items() if c in have}}
         rows += sweep_rows(AUDIO_SET, fsdd_items(args.fsdd), list(audio), audio)

@@ -65,7 +65,8 @@ class _Engine:
         (1, C, *S) in model units when ``reconstruct``, else None)."""
         self.check_level(level)
         q = torch.tensor([level])
-        lat = self.model.encode_latents(self.model.pad(x), q)
+        with single_thread():
+            lat = self.model.encode_latents(self.model.pad(x), q)
         z_sym = lat["z_sym"].numpy().astype(np.int64)
         y_sym = lat["y_sym"].numpy().astype(np.int64)
         z_idx = np.broadcast_to(np.arange(z_sym.shape[1]).reshape(1, -1, *(1,) * (z_sym.ndim - 2)), z_sym.shape)
@@ -85,8 +86,8 @@ class _Engine:
 
     def decode(self, payload: bytes, spatial: tuple[int, ...], level: int) -> torch.Tensor:
         """Payload -> reconstruction (1, C, *spatial) in model units."""
-        y_sym, mu, q = self._symbols(payload, spatial, level)
         with single_thread():
+            y_sym, mu, q = self._symbols(payload, spatial, level)
             x_hat = self.model.decode_latents(torch.from_numpy(y_sym.astype(np.float64)), mu, q)
         crop = (slice(None), slice(None)) + tuple(slice(0, s) for s in spatial)
         return x_hat[crop]
@@ -111,7 +112,8 @@ class _Engine:
         q = torch.tensor([level])
         med = self.model.z_medians().view(1, -1, *(1,) * (len(zs) - 2))
         z_hat = torch.from_numpy(z_sym.astype(np.float64)) + med
-        mu, scale = self.model.entropy_params(z_hat, q)
+        with torch.no_grad(), single_thread():
+            mu, scale = self.model.entropy_params(z_hat, q)
         y_idx = scale_indexes(scale.numpy(), self.scale_table)
         coded = y_idx > 0
         y_sym = np.zeros(ys, dtype=np.int64)
@@ -123,9 +125,10 @@ class _Engine:
 
 @contextmanager
 def single_thread():
-    """Run the float32 synthesis on one intra-op thread: how a convolution splits its sums across
-    threads changes the last float bits (and so +-1 in a few rounded samples); one thread makes the
-    decoded bytes independent of the caller's thread count. Per CPU-second it costs nothing."""
+    """Run the model on one intra-op thread, whatever the caller's setting: how a convolution splits
+    its sums across threads changes the last float bits of the synthesis (and so +-1 in a few rounded
+    samples), so one thread makes the decoded bytes independent of the caller's thread count; and per
+    CPU-second one thread is the fastest (item-level parallelism comes from ``--workers``)."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

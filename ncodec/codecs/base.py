@@ -191,6 +191,11 @@ class Codec:
                 f"installed {expected.hex() or 'none'}; ncodec list --weights)")
         return self
 
+    def for_version(self, version: int) -> "Codec":
+        """The codec instance that decodes payloads written by codec version ``version`` (stored in
+        the file): ``self`` unless a codec's payload layout changed between versions."""
+        return self
+
     def resolve_quality(self, quality: int | None) -> int:
         """Default or validate a quality level."""
         if self.qualities is None:

@@ -13,9 +13,15 @@ still decodes files written before per-media ids (codec version 1).
 Version 2 audio payloads carry one gain byte after the 2-byte latent check: the clip is scaled
 by ``2**(e/8)`` (``e`` a signed byte) to a speech-like loudness before coding and back after,
 so quiet recordings get the same relative quality as loud ones.
+
+Version 3 image payloads carry a post-filter block after the 2-byte latent check (``_postfilter``):
+per-image least-squares filters the encoder fits to the decoded pixels and sends where they pay for
+their bits; the decoder applies them in integer arithmetic. Files of versions 1 and 2 (no block)
+still decode: ``for_version`` tells the layouts apart by the version stored in the file.
 """
 from __future__ import annotations
 
+import copy
 from typing import Any, Mapping
 
 import numpy as np
@@ -34,7 +40,8 @@ class Wavelet(SelectableWeights, Codec):
     name = "wavelet"
     media = ("image", "audio")
     lossless = False
-    version = 2               # 2: per-media model ids, a gain byte in audio payloads
+    version = 3               # 2: per-media model ids, a gain byte in audio payloads; 3: image post-filter
+    file_version = 3          # layout of the payloads this instance reads (``for_version``)
     qualities = (1, N_LEVELS)
     default_quality = 5
     weights = tuple(SHIPPED.values())
@@ -58,6 +65,13 @@ class Wavelet(SelectableWeights, Codec):
 
     def for_media(self, media: str) -> "Wavelet":
         return Wavelet(SHIPPED[media]) if self.bound is None and media in SHIPPED else self
+
+    def for_version(self, version: int) -> "Wavelet":
+        if version == self.file_version:
+            return self
+        other = copy.copy(self)
+        other.file_version = version
+        return other
 
     def for_model(self, model_id: bytes, quality: int) -> "Wavelet":
         from ..weights import model_id as mid_of
@@ -106,6 +120,8 @@ class Wavelet(SelectableWeights, Codec):
         media = item.meta.media
         eng = self._engine(media)
         x = to_tensor(item)
+        if media == "image":
+            return self._encode_image(eng, item, x, quality)
         if not self._has_gain(media):
             payload, ideal, _ = eng.encode(x, quality - 1)
             return Encoded(payload, ideal + 16, check=bytes(payload[:2]))   # + the 2-byte latent check
@@ -119,14 +135,34 @@ class Wavelet(SelectableWeights, Codec):
                                f"use a higher -q or another codec (e.g. -c opus, or flac for lossless)")
         return Encoded(payload, ideal + 24, info=info, check=bytes(payload[:3]))
 
-    def _split(self, payload: bytes, meta: ItemMeta) -> tuple[bytes, int, bytes]:
-        """(engine payload, gain exponent, content-check bytes) of a stored payload."""
+    def _encode_image(self, eng, item: Item, x, quality: int) -> Encoded:
+        """Engine payload with the post-filter block fitted to this image after its 2-byte check."""
+        from . import _postfilter
+        from ._wavelet_engine import from_tensor
+        core, ideal, x_hat = eng.encode(x, quality - 1, reconstruct=True)
+        decoded = _as_hwc(from_tensor(x_hat, item.meta).data)
+        lam = eng.cfg.lambdas[quality - 1] / decoded.shape[2]     # bits per unit of 8-bit squared error
+        filters = _postfilter.fit(decoded, _as_hwc(item.data), lam)
+        block = _postfilter.pack(filters, decoded.shape[2])
+        payload = core[:2] + block + core[2:]
+        info = {"postfilter": {"channels": sorted(filters), "bytes": len(block)}} if filters else {}
+        return Encoded(payload, ideal + 16 + 8 * len(block), info=info, check=payload[:2 + len(block)])
+
+    def _split(self, payload: bytes, meta: ItemMeta) -> tuple[bytes, int, bytes, dict]:
+        """(engine payload, audio gain exponent, content-check bytes, image post-filters) of a stored
+        payload: the gain byte (version-2 audio) or the filter block (version-3 images) is cut out."""
+        if meta.media == "image" and self.file_version >= 3:
+            from ._postfilter import unpack
+            if len(payload) < 3:
+                raise CodecError("wavelet: payload truncated (shorter than its check and filter block)")
+            filters, n = unpack(payload[2:], 1 if len(meta.shape) == 2 or meta.shape[2] == 1 else 3)
+            return payload[:2] + payload[2 + n:], 0, payload[:2 + n], filters
         if not self._has_gain(meta.media):
-            return payload, 0, payload[:2]
+            return payload, 0, payload[:2], {}
         if len(payload) < 3:
             raise CodecError("wavelet: payload truncated (shorter than its check and gain bytes)")
         e = int.from_bytes(payload[2:3], "little", signed=True)
-        return payload[:2] + payload[3:], e, payload[:3]
+        return payload[:2] + payload[3:], e, payload[:3], {}
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         from ._wavelet_engine import from_tensor
@@ -142,7 +178,7 @@ class Wavelet(SelectableWeights, Codec):
             raise CodecError(f"wavelet: stored metadata {meta.shape} {meta.dtype} is not mono audio")
         if min(spatial) < 1:
             raise CodecError("wavelet: empty record")
-        core, e, check = self._split(bytes(payload), meta)
+        core, e, check, filters = self._split(bytes(payload), meta)
         try:
             x = eng.decode(core, spatial, quality - 1)
         except CodecError:
@@ -150,7 +186,10 @@ class Wavelet(SelectableWeights, Codec):
         except Exception as exc:
             raise payload_error(self.name, exc) from exc
         item = from_tensor(x.double() * 2.0 ** (-e / 8) if e else x, meta)
-        item.extra[CHECK_KEY] = check     # the latent CRC (checked by the engine) and the gain byte
+        if filters:
+            from ._postfilter import apply_filter
+            item = Item(np.ascontiguousarray(apply_filter(_as_hwc(item.data), filters).reshape(meta.shape)), meta)
+        item.extra[CHECK_KEY] = check     # the latent CRC (checked by the engine), gain byte / filter block
         return item
 
     def decode_latents(self, payload: bytes, meta: ItemMeta, quality: int) -> np.ndarray:
@@ -162,10 +201,15 @@ class Wavelet(SelectableWeights, Codec):
         spatial = tuple(meta.shape[:2]) if meta.media == "image" else (int(meta.shape[0]),)
         if min(spatial) < 1:
             raise CodecError("wavelet: empty record")
-        core, _, _ = self._split(bytes(payload), meta)
+        core = self._split(bytes(payload), meta)[0]
         try:
             return self._engine(meta.media).latents(core, spatial, quality - 1)
         except CodecError:
             raise
         except Exception as exc:
             raise payload_error(self.name, exc) from exc
+
+
+def _as_hwc(a: np.ndarray) -> np.ndarray:
+    """An (H, W) or (H, W, C) uint8 image as (H, W, C)."""
+    return a if a.ndim == 3 else a[:, :, None]

@@ -76,7 +76,7 @@ class DatasetReader:
                 raise UnsupportedVersionError(f"data set needs {c.name} codec version {p['codec_version']}; "
                                               f"this ncodec has {c.version}")
             try:
-                c = c.for_model(bytes.fromhex(p["model_id"]), p["quality"])
+                c = c.for_model(bytes.fromhex(p["model_id"]), p["quality"]).for_version(int(p["codec_version"]))
             except ModelMismatchError as exc:
                 raise ModelMismatchError(f"{self.index.root}: {exc}") from exc
             except NcodecError:
