@@ -15,37 +15,42 @@ from ncodec.item import Item
 from ncodec import data as D
 
 
-def _reference(img: np.ndarray, filters: dict) -> np.ndarray:
-    """The filter in plain int64 arithmetic (edge-extended), independent of apply_filter's convolution."""
+def _reference(img: np.ndarray, block: PF.Block) -> np.ndarray:
+    """The filters in plain int64 arithmetic (edge-extended), independent of apply_filter's convolution."""
     out = img.copy()
     h, w, ch = img.shape
-    for c, (r, s, coef) in filters.items():
+    r, s = block.r, block.s
+    cls = PF.classes_of(img, block.thresholds)
+    for (k, c), coef in block.filters.items():
         p = np.pad(img[:, :, c].astype(np.int64), r, mode="edge")
         acc = coef[0] * p[r:r + h, r:r + w] + int(coef[-1]) + (1 << (s - 1))
         for (dy, dx), v in zip(PF._offsets(r), coef[1:]):
             acc += v * (p[r + dy:r + dy + h, r + dx:r + dx + w] + p[r - dy:r - dy + h, r - dx:r - dx + w])
         for o, v in zip([o for o in range(ch) if o != c], coef[1 + len(PF._offsets(r)):-1]):
             acc += v * img[:, :, o].astype(np.int64)
-        out[:, :, c] = np.clip(acc >> s, 0, 255)
+        out[:, :, c][cls == k] = np.clip(acc >> s, 0, 255)[cls == k]
     return out
 
 
-@pytest.mark.parametrize("r,ch", [(1, 3), (2, 3), (3, 3), (2, 1), (3, 1)])
-def test_filter_is_exact_integer_arithmetic(r, ch):
-    """apply_filter == an int64 reference, with coefficients as large as the exact range allows
-    and images that saturate (0/255 blocks), under 1 and 2 torch threads."""
+@pytest.mark.parametrize("r,ch,n_cls", [(1, 3, 1), (2, 3, 4), (3, 3, 2), (2, 1, 3), (3, 1, 1)])
+def test_filter_is_exact_integer_arithmetic(r, ch, n_cls):
+    """apply_filter == an int64 reference, with coefficients as large as the exact range allows,
+    several activity classes, and images that saturate (0/255 blocks), under 1 and 2 torch threads."""
     rng = np.random.default_rng(r * 10 + ch)
     img = rng.integers(0, 256, (37, 53, ch), dtype=np.uint8)
     img[:10, :10] = 255
     img[-8:, -12:] = 0
     n = PF._n_coeffs(r, ch)
-    filters = {}
-    for c in range(ch):
-        coef = rng.integers(-4000, 4000, n).astype(np.int64)
-        coef[0] = 1 << 10
-        while not PF.exact_range(coef, r):
-            coef[1:-1] //= 2
-        filters[c] = (r, 10, coef)
+    act = np.sort(PF.activity(img).ravel())
+    block = PF.Block([int(act[len(act) * k // n_cls]) for k in range(1, n_cls)], r, 10, {})
+    for k in range(n_cls):
+        for c in range(ch):
+            coef = rng.integers(-4000, 4000, n).astype(np.int64)
+            coef[0] = 1 << 10
+            while not PF.exact_range(coef, r):
+                coef[1:-1] //= 2
+            block.filters[(k, c)] = coef
+    filters = block
     ref = _reference(img, filters)
     before = torch.get_num_threads()
     try:
@@ -58,18 +63,24 @@ def test_filter_is_exact_integer_arithmetic(r, ch):
 
 def test_block_round_trip_and_damage():
     rng = np.random.default_rng(1)
-    filters = {0: (2, 9, rng.integers(-300, 300, PF._n_coeffs(2, 3))), 2: (2, 9, rng.integers(-9, 9, PF._n_coeffs(2, 3)))}
-    blk = PF.pack(filters, 3)
+    n = PF._n_coeffs(2, 3)
+    block = PF.Block([17, 400, 4000], 2, 9, {(0, 0): rng.integers(-300, 300, n), (2, 2): rng.integers(-9, 9, n),
+                                             (3, 1): rng.integers(-50, 50, n)})
+    blk = PF.pack(block, 3)
     back, used = PF.unpack(blk + b"\xff" * 8, 3)
-    assert used == len(blk) and sorted(back) == [0, 2]
-    assert all(np.array_equal(back[c][2], filters[c][2]) for c in filters)
-    assert PF.pack({}, 3) == b"\x00" and PF.unpack(b"\x00rest", 3) == ({}, 1)
+    assert used == len(blk) and sorted(back.filters) == sorted(block.filters)
+    assert (back.thresholds, back.r, back.s) == (block.thresholds, 2, 9)
+    assert all(np.array_equal(back.filters[k], block.filters[k]) for k in block.filters)
+    empty, used = PF.unpack(PF.pack(PF.Block(), 3) + b"rest", 3)
+    assert PF.pack(PF.Block(), 3) == b"\x00" and used == 1 and not empty.filters
     with pytest.raises(CodecError):
         PF.unpack(blk[:len(blk) // 2], 3)                  # truncated
     with pytest.raises(CodecError):
-        PF.unpack(bytes([0b11100000]) + b"\x00" * 40, 1)   # mask names channels a gray image lacks
+        PF.unpack(bytes([0b00000001]), 3)                   # no-filter byte with stray bits
     with pytest.raises(CodecError):
-        PF.unpack(bytes([0b00101000, 0]) + b"\x00" * 40, 3)   # an endless Exp-Golomb prefix
+        PF.unpack(bytes([0b10011000]), 3)                   # radius 4
+    with pytest.raises(CodecError):
+        PF.unpack(bytes([0b10101000, 0]) + b"\x00" * 40, 3)   # an endless Exp-Golomb prefix
 
 
 def _crop(size: int = 256) -> Item:
@@ -84,7 +95,7 @@ def test_filter_pays_at_low_rate_and_version2_payloads_decode():
     it = _crop()
     codec = get_codec("wavelet").for_media("image")
     enc = codec.encode(it, 1, {})
-    assert enc.info.get("postfilter", {}).get("bytes", 0) > 1
+    assert enc.info.get("postfilter", {}).get("bytes", 0) > 1, enc.info
     dec = codec.decode(enc.payload, it.meta, 1).data
     eng = engine("image")
     core, _, _ = eng.encode(to_tensor(it), 0)
@@ -101,4 +112,4 @@ def test_filter_pays_at_low_rate_and_version2_payloads_decode():
 def test_filter_fit_declines_when_nothing_to_gain():
     """A decoded image equal to the original gets no filter (a 1-byte empty block)."""
     img = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
-    assert PF.fit(img, img, 1.0) == {}
+    assert not PF.fit(img, img, 1.0).filters

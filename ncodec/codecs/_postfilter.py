@@ -1,33 +1,56 @@
 """Per-image adaptive post-filter (a Wiener / loop filter) for decoded 8-bit images.
 
-Why: a learned synthesis is trained for all images at once; fitted to one image, a small linear filter on its
-decoded pixels removes much of the blur and ringing that image has (0.5-0.7 dB at the lowest
-``wavelet`` levels on Kodak) for a few dozen bytes -- quality bought with encoder compute, not training.
+Why: a learned synthesis is trained for all images at once; fitted to one image, small linear filters
+on its decoded pixels remove part of the blur and ringing that image has -- quality bought with encoder
+compute, not training, for some dozens of bytes.
 
-What: for each colour channel, a point-symmetric (2R+1)x(2R+1) FIR filter on that channel, plus the
-co-located pixels of the other channels and a bias, fitted by least squares between the decoded and the
-original image (normal equations on a ninth of the pixels), quantised to integers at 2^-S, and kept
-only where its squared-error saving is worth its bits at the codec's rate-distortion trade-off. The
-decoder applies it in exact integer arithmetic (a float32 convolution whose every partial sum is an
-integer below 2^24), so the filtered bytes are the same on every machine.
+What: the decoded pixels are split into up to 4 activity classes (a 5x5 box sum of the luma gradient,
+integer arithmetic; the encoder sends the class thresholds). For each class and colour channel a
+point-symmetric (2R+1)x(2R+1) FIR filter on that channel, plus the co-located pixels of the other
+channels and a bias, is fitted by least squares between the decoded and the original image (normal
+equations on a ninth of the pixels, every 3rd row and column: 3 is prime to the 8-pixel packet
+blocks), quantised to integers at 2^-S, and kept only where its squared-error saving is worth its bits
+at the codec's rate-distortion trade-off. The decoder applies the filters in exact integer arithmetic
+(a float32 convolution whose every partial sum is an integer below 2^24), so the filtered bytes are
+the same on every machine.
 
-Block layout (bits, MSB first, zero-padded to a whole byte):
-  3 bits channel mask | 2 bits R-1 | 3 bits S-5 |
-  per filtered channel: 3 bits Exp-Golomb order k, then signed Exp-Golomb(k) values (zigzag):
-    centre - 2^S, the pair taps (half-plane offsets in raster order), the other channels' centres, bias.
-A block with an empty mask is the single byte 0x00 (no filter).
+Block layout (bits, MSB first, zero-padded to a whole byte); the single byte 0x00 means no filter:
+  1 bit 1 | 2 bits classes-1 | 2 bits R-1 | 3 bits S-5 |
+  classes-1 thresholds, increasing, as Exp-Golomb(6) of their differences |
+  per class: a channel mask (1 bit per channel) |
+  per (class, masked channel): 3 bits Exp-Golomb order k, then signed Exp-Golomb(k) values (zigzag):
+    centre - 2^S, the pair taps (half-plane offsets, nearer rings first), the other channels' centres, bias.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import CodecError
 
 MAX_R = 3
+MAX_CLASSES = 4
 S_CHOICES = (7, 8, 9, 10)
 MAX_ABS = 1 << 15          # coefficient bound (and ``exact_range``: float32-exact convolution)
 MAX_BIAS = 1 << 22
+MAX_ACTIVITY = 1 << 20     # a 5x5 sum of |gradient| of R+G+B stays below 25 * 1530
 FIT_STEP = 3               # normal equations on every 3rd row and column
+THRESH_K = 6
+
+
+@dataclass
+class Block:
+    """One image's post-filter: class thresholds, radius, precision and the (class, channel) filters."""
+
+    thresholds: list[int] = field(default_factory=list)
+    r: int = 1
+    s: int = 8
+    filters: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+
+    @property
+    def classes(self) -> int:
+        return len(self.thresholds) + 1
 
 
 def _offsets(r: int) -> list[tuple[int, int]]:
@@ -53,23 +76,39 @@ def _features(img: np.ndarray, c: int, r: int, step: int = 1) -> list[np.ndarray
     return feats
 
 
-def apply_filter(img: np.ndarray, filters: dict[int, tuple[int, int, np.ndarray]]) -> np.ndarray:
-    """``img`` (H, W, C) uint8 with channel c replaced by its filter (r, s, integer coefficients);
-    all filters of one block share r and s.
+def activity(img: np.ndarray) -> np.ndarray:
+    """Integer activity per pixel: the 5x5 box sum of |horizontal| + |vertical| central differences
+    of the channel sum (edge-extended)."""
+    y = img.astype(np.int64).sum(2)
+    p = np.pad(y, 1, mode="edge")
+    g = np.abs(p[1:-1, 2:] - p[1:-1, :-2]) + np.abs(p[2:, 1:-1] - p[:-2, 1:-1])
+    c = np.pad(g, 2, mode="edge").cumsum(0).cumsum(1)
+    c = np.pad(c, ((1, 0), (1, 0)))
+    return c[5:, 5:] - c[:-5, 5:] - c[5:, :-5] + c[:-5, :-5]
 
-    One float32 convolution: every product and partial sum is an integer below 2^24
-    (``exact_range``), so the result is exact whatever order the convolution sums in."""
+
+def classes_of(img: np.ndarray, thresholds: list[int]) -> np.ndarray:
+    """Class index per pixel: how many thresholds its activity reaches."""
+    if not thresholds:
+        return np.zeros(img.shape[:2], np.int64)
+    return np.searchsorted(np.asarray(thresholds), activity(img), side="right")
+
+
+def apply_filter(img: np.ndarray, block: Block) -> np.ndarray:
+    """``img`` (H, W, C) uint8 with each (class, channel) filter of ``block`` applied to its pixels.
+
+    One float32 convolution with every filter as an output channel: every product and partial sum
+    is an integer below 2^24 (``exact_range``), so the result is exact whatever order it sums in."""
     import torch
     import torch.nn.functional as F
-    if not filters:
+    if not block.filters:
         return img
     out = img.copy()
-    ch = img.shape[2]
-    chans = sorted(filters)
-    r, s = filters[chans[0]][:2]
-    k = np.zeros((len(chans), ch, 2 * r + 1, 2 * r + 1), np.float32)
-    for i, c in enumerate(chans):
-        coef = filters[c][2]
+    ch, r, s = img.shape[2], block.r, block.s
+    keys = sorted(block.filters)
+    k = np.zeros((len(keys), ch, 2 * r + 1, 2 * r + 1), np.float32)
+    for i, (_, c) in enumerate(keys):
+        coef = block.filters[keys[i]]
         k[i, c, r, r] = coef[0]
         for (dy, dx), v in zip(_offsets(r), coef[1:]):
             k[i, c, r + dy, r + dx] = k[i, c, r - dy, r - dx] = v
@@ -78,9 +117,11 @@ def apply_filter(img: np.ndarray, filters: dict[int, tuple[int, int, np.ndarray]
     x = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).float()[None]
     with _one_thread():
         acc = F.conv2d(F.pad(x, (r, r, r, r), mode="replicate"), torch.from_numpy(k))[0].numpy()
-    for i, c in enumerate(chans):
-        v = acc[i].astype(np.int32) + np.int32(int(filters[c][2][-1]) + (1 << (s - 1)))
-        out[:, :, c] = np.clip(v >> s, 0, 255).astype(np.uint8)
+    cls = classes_of(img, block.thresholds)
+    for i, (kc, c) in enumerate(keys):
+        sel = cls == kc
+        v = acc[i][sel].astype(np.int32) + np.int32(int(block.filters[keys[i]][-1]) + (1 << (s - 1)))
+        out[:, :, c][sel] = np.clip(v >> s, 0, 255).astype(np.uint8)
     return out
 
 
@@ -106,6 +147,10 @@ def exact_range(coef: np.ndarray, r: int) -> bool:
     n_pairs = len(_offsets(r))
     a = np.abs(np.asarray(coef[:-1], dtype=np.int64))
     return int(255 * (a[0] + 2 * a[1:1 + n_pairs].sum() + a[1 + n_pairs:].sum())) < (1 << 24)
+
+
+def _valid(coef: np.ndarray, r: int) -> bool:
+    return bool(np.abs(coef[:-1]).max() <= MAX_ABS and abs(int(coef[-1])) <= MAX_BIAS and exact_range(coef, r))
 
 
 # ------------------------------------------------------------------ bits
@@ -166,24 +211,8 @@ class _Reader:
         return ((q - 1) << k) | self.get(k)
 
 
-def pack(filters: dict[int, tuple[int, int, np.ndarray]], channels: int) -> bytes:
-    """The block of ``filters`` (all with the same r and s); b"\\x00" for none."""
-    if not filters:
-        return b"\x00"
-    r, s = next(iter(filters.values()))[:2]
-    out = _Bits()
-    mask = sum(1 << c for c in filters)
-    out.put(mask, 3)
-    out.put(r - 1, 2)
-    out.put(s - 5, 3)
-    for c in range(channels):
-        if c in filters:
-            u = _zigzag(_centred(filters[c][2], s))
-            k, _ = _best_k(u)
-            out.put(k, 3)
-            for v in u:
-                out.eg(int(v), k)
-    return out.tobytes()
+def _coef_bits(coef: np.ndarray, s: int) -> int:
+    return _best_k(_zigzag(_centred(coef, s)))[1] + 3
 
 
 def _centred(w: np.ndarray, s: int) -> np.ndarray:
@@ -192,86 +221,141 @@ def _centred(w: np.ndarray, s: int) -> np.ndarray:
     return d
 
 
-def unpack(data: bytes, channels: int) -> tuple[dict[int, tuple[int, int, np.ndarray]], int]:
-    """(filters, bytes used) of a block at the start of ``data``; CodecError if it is malformed."""
+def pack(block: Block, channels: int) -> bytes:
+    """The bytes of ``block``; b"\x00" for no filter."""
+    if not block.filters:
+        return b"\x00"
+    out = _Bits()
+    out.put(1, 1)
+    out.put(block.classes - 1, 2)
+    out.put(block.r - 1, 2)
+    out.put(block.s - 5, 3)
+    prev = -1
+    for t in block.thresholds:
+        out.eg(int(t) - prev - 1, THRESH_K)
+        prev = int(t)
+    for k in range(block.classes):
+        for c in range(channels):
+            out.put(int((k, c) in block.filters), 1)
+    for key in sorted(block.filters):
+        u = _zigzag(_centred(block.filters[key], block.s))
+        kk, _ = _best_k(u)
+        out.put(kk, 3)
+        for v in u:
+            out.eg(int(v), kk)
+    return out.tobytes()
+
+
+def unpack(data: bytes, channels: int) -> tuple[Block, int]:
+    """(block, bytes used) of a block at the start of ``data``; CodecError if it is malformed."""
     if not data:
         raise CodecError("wavelet: payload truncated (no post-filter block)")
     rd = _Reader(data)
-    mask, r, s = rd.get(3), rd.get(2) + 1, rd.get(3) + 5
-    if mask >> channels:
-        raise CodecError("wavelet: corrupt post-filter block (channel mask)")
-    if mask and r > MAX_R:
+    if rd.get(1) == 0:
+        if rd.get(7):
+            raise CodecError("wavelet: corrupt post-filter block (header)")
+        return Block(), 1
+    n_cls, r, s = rd.get(2) + 1, rd.get(2) + 1, rd.get(3) + 5
+    if r > MAX_R:
         raise CodecError("wavelet: corrupt post-filter block (radius)")
-    filters = {}
+    thresholds, prev = [], -1
+    for _ in range(n_cls - 1):
+        prev = prev + 1 + rd.eg(THRESH_K)
+        if prev > MAX_ACTIVITY:
+            raise CodecError("wavelet: corrupt post-filter block (class threshold)")
+        thresholds.append(prev)
+    keys = [(k, c) for k in range(n_cls) for c in range(channels) if rd.get(1)]
     n = _n_coeffs(r, channels)
-    for c in range(channels):
-        if not mask >> c & 1:
-            continue
-        k = rd.get(3)
-        u = np.array([rd.eg(k) for _ in range(n)], dtype=np.int64)
+    filters = {}
+    for key in keys:
+        kk = rd.get(3)
+        u = np.array([rd.eg(kk) for _ in range(n)], dtype=np.int64)
         w = np.where(u % 2 == 0, u // 2, -(u + 1) // 2)
         w[0] += 1 << s
-        if np.abs(w[:-1]).max() > MAX_ABS or abs(int(w[-1])) > MAX_BIAS or not exact_range(w, r):
+        if not _valid(w, r):
             raise CodecError("wavelet: corrupt post-filter block (coefficient out of range)")
-        filters[c] = (r, s, w)
-    return filters, (rd.pos + 7) // 8
+        filters[key] = w
+    return Block(thresholds, r, s, filters), (rd.pos + 7) // 8
 
 
 # ------------------------------------------------------------------ fitting
-def fit(decoded: np.ndarray, original: np.ndarray, lam_bits_per_sse: float) -> dict[int, tuple[int, int, np.ndarray]]:
-    """The filters worth sending: per channel, the (r, s) and coefficients that most reduce
-    ``bits + lam_bits_per_sse * SSE`` (SSE in 8-bit units), estimated from the normal equations on a
-    ninth of the pixels, kept only where the exact filtered SSE is lower by more than its bits."""
+def fit(decoded: np.ndarray, original: np.ndarray, lam_bits_per_sse: float) -> Block:
+    """The block worth sending: the class count, radius, precision and (class, channel) filters that
+    most reduce ``bits + lam_bits_per_sse * SSE`` (SSE in 8-bit units), estimated from the normal
+    equations on a ninth of the pixels, each filter kept only where the exact filtered SSE of its
+    pixels falls by more than its bits."""
     from .._threads import one_blas_thread
     with one_blas_thread():
         return _fit(decoded, original, lam_bits_per_sse)
 
 
-def _fit(decoded: np.ndarray, original: np.ndarray, lam_bits_per_sse: float) -> dict[int, tuple[int, int, np.ndarray]]:
+def _fit(decoded: np.ndarray, original: np.ndarray, lam: float) -> Block:
     h, w, ch = decoded.shape
     if h * w < 64:
-        return {}
+        return Block()
     sub = (slice(0, None, FIT_STEP), slice(0, None, FIT_STEP))
-    scale = (h * w) / float(decoded[sub].shape[0] * decoded[sub].shape[1])
-    plans = []                        # per channel: {(r, s): (gain_bits, w)}
+    act = activity(decoded)
+    act_sub = act[sub].ravel()
+    scale = (h * w) / float(act_sub.size)
+    xs, ts = [], []
     for c in range(ch):
         feats = _features(decoded, c, MAX_R, FIT_STEP)
-        x = np.stack([f.ravel() for f in feats] + [np.ones(feats[0].size, np.int32)], 1).astype(np.float64)
-        t = original[:, :, c][sub].ravel().astype(np.float64)
-        a, b = x.T @ x, x.T @ t
-        d = t - x[:, 0]
-        base = float(d @ d)
-        options = {}
-        for r in range(1, MAX_R + 1):
-            sel = np.r_[0:1 + len(_offsets(r)), 1 + len(_offsets(MAX_R)):x.shape[1]]
-            aa, bb = a[np.ix_(sel, sel)], b[sel]
-            try:
-                wr = np.linalg.solve(aa + 1e-6 * np.eye(len(sel)) * np.trace(aa) / len(sel), bb)
-            except np.linalg.LinAlgError:
-                continue
-            for s in S_CHOICES:
-                wq = np.round(wr * (1 << s)).astype(np.int64)
-                if np.abs(wq[:-1]).max() > MAX_ABS or abs(wq[-1]) > MAX_BIAS or not exact_range(wq, r):
+        xs.append(np.stack([f.ravel() for f in feats] + [np.ones(feats[0].size, np.int32)], 1).astype(np.float64))
+        ts.append(original[:, :, c][sub].ravel().astype(np.float64))
+    best, best_gain = Block(), 0.0
+    for n_cls in range(1, MAX_CLASSES + 1):
+        thresholds = [int(v) for v in np.quantile(act_sub, np.arange(1, n_cls) / n_cls, method="lower")]
+        if len(set(thresholds)) < len(thresholds):
+            continue
+        cls = np.searchsorted(np.asarray(thresholds), act_sub, side="right") if thresholds else np.zeros(act_sub.size, int)
+        options: dict[tuple[int, int], dict[tuple[int, int], tuple[float, np.ndarray]]] = {}
+        for c in range(ch):
+            for k in range(n_cls):
+                m = cls == k
+                if m.sum() < 64:
                     continue
-                wf = wq / float(1 << s)
-                sse = float(wf @ aa @ wf - 2 * bb @ wf + t @ t)
-                bits = _best_k(_zigzag(_centred(wq, s)))[1] + 3
-                options[(r, s)] = (lam_bits_per_sse * (base - sse) * scale - bits, wq)
-        plans.append(options)
-    best, best_gain = {}, 0.0
-    for key in {k for p in plans for k in p}:          # one (r, s) for the whole block
-        gain = sum(max(p[key][0], 0.0) for p in plans if key in p) - 8
-        if gain > best_gain:
-            best_gain = gain
-            best = {c: (key[0], key[1], p[key][1]) for c, p in enumerate(plans) if key in p and p[key][0] > 0}
-    if not best:
-        return {}
-    out = apply_filter(decoded, best)
+                options[(k, c)] = _channel_options(xs[c][m], ts[c][m], lam, scale)
+        header = 8 + THRESH_K * (n_cls - 1) + 2 * n_cls * ch
+        for rs in {key for o in options.values() for key in o}:
+            picks = {kc: o[rs] for kc, o in options.items() if rs in o and o[rs][0] > 0}
+            gain = sum(g for g, _ in picks.values()) - header
+            if picks and gain > best_gain:
+                best_gain = gain
+                best = Block(thresholds, rs[0], rs[1], {kc: wq for kc, (_, wq) in picks.items()})
+    if not best.filters:
+        return best
+    out = apply_filter(decoded, best)         # exact check on every pixel of each filter's class
+    cls = np.searchsorted(np.asarray(best.thresholds), act, side="right") if best.thresholds else np.zeros(act.shape, int)
     keep = {}
-    for c, f in best.items():           # exact check on every pixel
-        e0 = original[:, :, c].astype(np.int64) - decoded[:, :, c]
-        e1 = original[:, :, c].astype(np.int64) - out[:, :, c]
-        bits = _best_k(_zigzag(_centred(f[2], f[1])))[1] + 3
-        if lam_bits_per_sse * float((e0 * e0).sum() - (e1 * e1).sum()) > bits:
-            keep[c] = f
-    return keep
+    for (k, c), coef in best.filters.items():
+        m = cls == k
+        e0 = original[:, :, c][m].astype(np.int64) - decoded[:, :, c][m]
+        e1 = original[:, :, c][m].astype(np.int64) - out[:, :, c][m]
+        if lam * float((e0 * e0).sum() - (e1 * e1).sum()) > _coef_bits(coef, best.s):
+            keep[(k, c)] = coef
+    best.filters = keep
+    return best
+
+
+def _channel_options(x: np.ndarray, t: np.ndarray, lam: float, scale: float) -> dict:
+    """{(r, s): (estimated saving in bits net of the coefficients, integer coefficients)} for one
+    class and channel, from its feature rows ``x`` (all MAX_R taps + bias) and targets ``t``."""
+    a, b = x.T @ x, x.T @ t
+    d = t - x[:, 0]
+    base, tt = float(d @ d), float(t @ t)
+    out = {}
+    for r in range(1, MAX_R + 1):
+        sel = np.r_[0:1 + len(_offsets(r)), 1 + len(_offsets(MAX_R)):x.shape[1]]
+        aa, bb = a[np.ix_(sel, sel)], b[sel]
+        try:
+            wr = np.linalg.solve(aa + 1e-6 * np.eye(len(sel)) * np.trace(aa) / len(sel), bb)
+        except np.linalg.LinAlgError:
+            continue
+        for s in S_CHOICES:
+            wq = np.round(wr * (1 << s)).astype(np.int64)
+            if not _valid(wq, r):
+                continue
+            wf = wq / float(1 << s)
+            sse = float(wf @ aa @ wf - 2 * bb @ wf + tt)
+            out[(r, s)] = (lam * (base - sse) * scale - _coef_bits(wq, s), wq)
+    return out

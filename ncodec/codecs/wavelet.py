@@ -142,27 +142,28 @@ class Wavelet(SelectableWeights, Codec):
         core, ideal, x_hat = eng.encode(x, quality - 1, reconstruct=True)
         decoded = _as_hwc(from_tensor(x_hat, item.meta).data)
         lam = eng.cfg.lambdas[quality - 1] / decoded.shape[2]     # bits per unit of 8-bit squared error
-        filters = _postfilter.fit(decoded, _as_hwc(item.data), lam)
-        block = _postfilter.pack(filters, decoded.shape[2])
+        fitted = _postfilter.fit(decoded, _as_hwc(item.data), lam)
+        block = _postfilter.pack(fitted, decoded.shape[2])
         payload = core[:2] + block + core[2:]
-        info = {"postfilter": {"channels": sorted(filters), "bytes": len(block)}} if filters else {}
+        info = ({"postfilter": {"classes": fitted.classes, "filters": len(fitted.filters), "radius": fitted.r,
+                                "bytes": len(block)}} if fitted.filters else {})
         return Encoded(payload, ideal + 16 + 8 * len(block), info=info, check=payload[:2 + len(block)])
 
-    def _split(self, payload: bytes, meta: ItemMeta) -> tuple[bytes, int, bytes, dict]:
-        """(engine payload, audio gain exponent, content-check bytes, image post-filters) of a stored
+    def _split(self, payload: bytes, meta: ItemMeta) -> tuple[bytes, int, bytes, Any]:
+        """(engine payload, audio gain exponent, content-check bytes, image post-filter block) of a stored
         payload: the gain byte (version-2 audio) or the filter block (version-3 images) is cut out."""
         if meta.media == "image" and self.file_version >= 3:
             from ._postfilter import unpack
             if len(payload) < 3:
                 raise CodecError("wavelet: payload truncated (shorter than its check and filter block)")
-            filters, n = unpack(payload[2:], 1 if len(meta.shape) == 2 or meta.shape[2] == 1 else 3)
-            return payload[:2] + payload[2 + n:], 0, payload[:2 + n], filters
+            block, n = unpack(payload[2:], 1 if len(meta.shape) == 2 or meta.shape[2] == 1 else 3)
+            return payload[:2] + payload[2 + n:], 0, payload[:2 + n], block
         if not self._has_gain(meta.media):
-            return payload, 0, payload[:2], {}
+            return payload, 0, payload[:2], None
         if len(payload) < 3:
             raise CodecError("wavelet: payload truncated (shorter than its check and gain bytes)")
         e = int.from_bytes(payload[2:3], "little", signed=True)
-        return payload[:2] + payload[3:], e, payload[:3], {}
+        return payload[:2] + payload[3:], e, payload[:3], None
 
     def decode(self, payload: bytes, meta: ItemMeta, quality: int) -> Item:
         from ._wavelet_engine import from_tensor
@@ -178,7 +179,7 @@ class Wavelet(SelectableWeights, Codec):
             raise CodecError(f"wavelet: stored metadata {meta.shape} {meta.dtype} is not mono audio")
         if min(spatial) < 1:
             raise CodecError("wavelet: empty record")
-        core, e, check, filters = self._split(bytes(payload), meta)
+        core, e, check, block = self._split(bytes(payload), meta)
         try:
             x = eng.decode(core, spatial, quality - 1)
         except CodecError:
@@ -186,9 +187,9 @@ class Wavelet(SelectableWeights, Codec):
         except Exception as exc:
             raise payload_error(self.name, exc) from exc
         item = from_tensor(x.double() * 2.0 ** (-e / 8) if e else x, meta)
-        if filters:
+        if block is not None and block.filters:
             from ._postfilter import apply_filter
-            item = Item(np.ascontiguousarray(apply_filter(_as_hwc(item.data), filters).reshape(meta.shape)), meta)
+            item = Item(np.ascontiguousarray(apply_filter(_as_hwc(item.data), block).reshape(meta.shape)), meta)
         item.extra[CHECK_KEY] = check     # the latent CRC (checked by the engine), gain byte / filter block
         return item
 
