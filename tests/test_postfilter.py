@@ -8,7 +8,7 @@ import torch
 
 from ncodec.codecs import _postfilter as PF
 from ncodec.codecs import get_codec
-from ncodec.codecs._wavelet_engine import engine, from_tensor, to_tensor
+from ncodec.codecs._wavelet_engine import from_tensor, to_tensor
 from ncodec.errors import CodecError
 from ncodec.io import read_item
 from ncodec.item import Item
@@ -97,7 +97,7 @@ def test_filter_pays_at_low_rate_and_version2_payloads_decode():
     enc = codec.encode(it, 1, {})
     assert enc.info.get("postfilter", {}).get("bytes", 0) > 1, enc.info
     dec = codec.decode(enc.payload, it.meta, 1).data
-    eng = engine("image")
+    eng = codec._engine("image")
     core, _, _ = eng.encode(to_tensor(it), 0)
     plain = from_tensor(eng.decode(core, it.meta.shape[:2], 0), it.meta).data
     assert np.array_equal(codec.for_version(2).decode(core, it.meta, 1).data, plain)

@@ -88,12 +88,12 @@ def test_wavelet_image_and_audio_have_separate_model_ids(tmp_path):
     from ncodec import api
     from ncodec.codecs import get_codec
     c = get_codec("wavelet")
-    assert c.for_media("image").model_id(5) == W.model_id("wavelet_image")
+    assert c.for_media("image").model_id(5) == W.model_id("wavelet_image2")
     assert c.for_media("audio").model_id(5) == W.model_id("wavelet_audio")
     assert W.model_id("wavelet_image") != W.model_id("wavelet_audio")
     img = api.compress(_png(tmp_path), codec="wavelet").data
     aud = api.compress(_wav(tmp_path), codec="wavelet").data
-    assert api.open(img).info()["model_id"] == W.model_id("wavelet_image").hex()
+    assert api.open(img).info()["model_id"] == W.model_id("wavelet_image2").hex()
     assert api.open(aud).info()["model_id"] == W.model_id("wavelet_audio").hex()
 
 
@@ -106,6 +106,19 @@ def test_wavelet_files_from_before_per_media_ids_still_decode():
     assert img.data.shape == (48, 64, 3) and np.mean((img.data - src) ** 2) < 200       # PSNR > 25 dB
     aud = api.decompress(DATA / "wavelet_v1_audio.ncz")[0]
     assert aud.data.shape == read_item(D.paths("fsdd", "test")[0]).data.shape
+
+
+def test_wavelet_version2_image_files_decode_to_the_same_bytes():
+    """An image file written by codec version 2 (the first image weights, no post-filter block; a
+    96x128 Kodak crop at q3) decodes to exactly the bytes the version-2 decoder produced, through
+    the separable packet transform and the guarded float32 hyper-synthesis of version 3."""
+    from PIL import Image
+
+    from ncodec import api
+    got = api.decompress(DATA / "wavelet_v2_image.ncz")[0].data
+    want = np.asarray(Image.open(DATA / "wavelet_v2_image_decoded.png"))
+    assert api.open(DATA / "wavelet_v2_image.ncz").info()["codec_version"] == 2
+    assert np.array_equal(got, want)
 
 
 def test_wavelet_weights_by_name_path_and_errors(tmp_path, cli, monkeypatch):

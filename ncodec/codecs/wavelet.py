@@ -31,7 +31,8 @@ from ..item import Item, ItemMeta
 from .base import CHECK_KEY, CHECK_SYMBOLS, Codec, Encoded, Option, SelectableWeights, payload_error, register
 
 N_LEVELS = 10
-SHIPPED = {"image": "wavelet_image", "audio": "wavelet_audio"}
+SHIPPED = {"image": "wavelet_image2", "audio": "wavelet_audio"}     # defaults of new files
+V1_PAIR = ("wavelet_image", "wavelet_audio")     # version-1 files name both by one combined id
 LOW_SNR_DB = 3.0          # an audio encode whose reconstruction is below this SNR gets a warning
 
 
@@ -44,7 +45,7 @@ class Wavelet(SelectableWeights, Codec):
     file_version = 3          # layout of the payloads this instance reads (``for_version``)
     qualities = (1, N_LEVELS)
     default_quality = 5
-    weights = tuple(SHIPPED.values())
+    weights = tuple(SHIPPED.values()) + ("wavelet_image",)      # the first image weights decode older files
     options = (Option("weights", str, None, "weights name (ncodec list --weights) or path to a wavelet weight "
                                             "file; default: the shipped weights of the item's media"),)
     # The content check covers the coded integer latents, through the 16-bit latent CRC that
@@ -59,9 +60,9 @@ class Wavelet(SelectableWeights, Codec):
 
     # ---------------------------------------------------------------- identity
     def model_id(self, quality: int) -> bytes:
-        """The bound weights' id; unbound, the combined id of both shipped files (version-1 files)."""
+        """The bound weights' id; unbound, the combined id of the first shipped pair (version-1 files)."""
         from ..weights import model_id
-        return model_id(self.bound) if self.bound else model_id(*SHIPPED.values())
+        return model_id(self.bound) if self.bound else model_id(*V1_PAIR)
 
     def for_media(self, media: str) -> "Wavelet":
         return Wavelet(SHIPPED[media]) if self.bound is None and media in SHIPPED else self
@@ -77,8 +78,8 @@ class Wavelet(SelectableWeights, Codec):
         from ..weights import model_id as mid_of
         if self.bound and model_id == self.model_id(quality):
             return self
-        if model_id == mid_of(*SHIPPED.values()):
-            return Wavelet()                    # a version-1 file: both shipped files, no gain byte
+        if model_id == mid_of(*V1_PAIR):
+            return Wavelet()                    # a version-1 file: the first shipped pair, no gain byte
         return self.installed(model_id)
 
     def _engine(self, media: str):
