@@ -97,31 +97,39 @@ def classes_of(img: np.ndarray, thresholds: list[int]) -> np.ndarray:
 def apply_filter(img: np.ndarray, block: Block) -> np.ndarray:
     """``img`` (H, W, C) uint8 with each (class, channel) filter of ``block`` applied to its pixels.
 
-    One float32 convolution with every filter as an output channel: every product and partial sum
-    is an integer below 2^24 (``exact_range``), so the result is exact whatever order it sums in."""
+    Per channel one float32 convolution (the window taps of all its class filters as output
+    channels; every product and partial sum is an integer below 2^24, ``exact_range``, so it is
+    exact whatever order it sums in), then the other channels' centre taps and the bias in int32."""
     import torch
     import torch.nn.functional as F
     if not block.filters:
         return img
     out = img.copy()
     ch, r, s = img.shape[2], block.r, block.s
-    keys = sorted(block.filters)
-    k = np.zeros((len(keys), ch, 2 * r + 1, 2 * r + 1), np.float32)
-    for i, (_, c) in enumerate(keys):
-        coef = block.filters[keys[i]]
-        k[i, c, r, r] = coef[0]
-        for (dy, dx), v in zip(_offsets(r), coef[1:]):
-            k[i, c, r + dy, r + dx] = k[i, c, r - dy, r - dx] = v
-        for o, v in zip([o for o in range(ch) if o != c], coef[1 + len(_offsets(r)):-1]):
-            k[i, o, r, r] = v
-    x = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).float()[None]
-    with _one_thread():
-        acc = F.conv2d(F.pad(x, (r, r, r, r), mode="replicate"), torch.from_numpy(k))[0].numpy()
+    offs = _offsets(r)
     cls = classes_of(img, block.thresholds)
-    for i, (kc, c) in enumerate(keys):
-        sel = cls == kc
-        v = acc[i][sel].astype(np.int32) + np.int32(int(block.filters[keys[i]][-1]) + (1 << (s - 1)))
-        out[:, :, c][sel] = np.clip(v >> s, 0, 255).astype(np.uint8)
+    x = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).float()[None]
+    for c in range(ch):
+        keys = [key for key in sorted(block.filters) if key[1] == c]
+        if not keys:
+            continue
+        k = np.zeros((len(keys), 1, 2 * r + 1, 2 * r + 1), np.float32)
+        for i, key in enumerate(keys):
+            coef = block.filters[key]
+            k[i, 0, r, r] = coef[0]
+            for (dy, dx), v in zip(offs, coef[1:]):
+                k[i, 0, r + dy, r + dx] = k[i, 0, r - dy, r - dx] = v
+        with _one_thread():
+            acc = F.conv2d(F.pad(x[:, c:c + 1], (r, r, r, r), mode="replicate"), torch.from_numpy(k))[0].numpy()
+        others = [o for o in range(ch) if o != c]
+        for i, key in enumerate(keys):
+            coef = block.filters[key]
+            sel = cls == key[0]
+            v = acc[i][sel].astype(np.int32) + np.int32(int(coef[-1]) + (1 << (s - 1)))
+            for o, w in zip(others, coef[1 + len(offs):-1]):
+                if w:
+                    v += np.int32(w) * img[:, :, o][sel].astype(np.int32)
+            out[:, :, c][sel] = np.clip(v >> s, 0, 255).astype(np.uint8)
     return out
 
 
@@ -158,15 +166,27 @@ def _zigzag(v: np.ndarray) -> np.ndarray:
     return np.where(v >= 0, 2 * v, -2 * v - 1)
 
 
-def _eg_bits(u: np.ndarray, k: int) -> int:
-    q = (u >> k) + 1
-    return int((2 * np.floor(np.log2(q)).astype(np.int64) + 1 + k).sum())
+_KS = np.arange(8)
 
 
 def _best_k(u: np.ndarray) -> tuple[int, int]:
-    costs = [_eg_bits(u, k) for k in range(8)]
+    """(order k, total bits) of the cheapest Exp-Golomb order for the non-negative values ``u``."""
+    q = (np.asarray(u, dtype=np.int64)[None, :] >> _KS[:, None]) + 1
+    nb = 64 - _clz64(q)                                   # bit length of each q
+    costs = (2 * nb - 1 + _KS[:, None]).sum(1)
     k = int(np.argmin(costs))
-    return k, costs[k]
+    return k, int(costs[k])
+
+
+def _clz64(q: np.ndarray) -> np.ndarray:
+    """Leading zeros of positive int64 values (64 - bit length), exactly (no float log)."""
+    n = np.zeros(q.shape, np.int64)
+    v = q.copy()
+    for shift in (32, 16, 8, 4, 2, 1):
+        big = v >= (1 << shift)
+        n += np.where(big, shift, 0)
+        v = np.where(big, v >> shift, v)
+    return 63 - n
 
 
 class _Bits:
@@ -289,6 +309,9 @@ def fit(decoded: np.ndarray, original: np.ndarray, lam_bits_per_sse: float) -> B
         return _fit(decoded, original, lam_bits_per_sse)
 
 
+BINS = 12                  # activity quantile bins; 1-4 classes are unions of them (12 = lcm(1..4))
+
+
 def _fit(decoded: np.ndarray, original: np.ndarray, lam: float) -> Block:
     h, w, ch = decoded.shape
     if h * w < 64:
@@ -297,24 +320,33 @@ def _fit(decoded: np.ndarray, original: np.ndarray, lam: float) -> Block:
     act = activity(decoded)
     act_sub = act[sub].ravel()
     scale = (h * w) / float(act_sub.size)
-    xs, ts = [], []
+    edges = [int(v) for v in np.quantile(act_sub, np.arange(1, BINS) / BINS, method="lower")]
+    bins = np.searchsorted(np.asarray(edges), act_sub, side="right")
+    grams = []                         # per channel, per bin: (X^T X, X^T t, t^T t)
     for c in range(ch):
         feats = _features(decoded, c, MAX_R, FIT_STEP)
-        xs.append(np.stack([f.ravel() for f in feats] + [np.ones(feats[0].size, np.int32)], 1).astype(np.float64))
-        ts.append(original[:, :, c][sub].ravel().astype(np.float64))
+        x = np.stack([f.ravel() for f in feats] + [np.ones(feats[0].size, np.int32)], 1).astype(np.float64)
+        t = original[:, :, c][sub].ravel().astype(np.float64)
+        per = []
+        for b in range(BINS):
+            m = bins == b
+            xb, tb = x[m], t[m]
+            per.append((xb.T @ xb, xb.T @ tb, float(tb @ tb), int(m.sum())))
+        grams.append(per)
     best, best_gain = Block(), 0.0
     for n_cls in range(1, MAX_CLASSES + 1):
-        thresholds = [int(v) for v in np.quantile(act_sub, np.arange(1, n_cls) / n_cls, method="lower")]
+        width = BINS // n_cls
+        thresholds = [edges[j * width - 1] for j in range(1, n_cls)]
         if len(set(thresholds)) < len(thresholds):
             continue
-        cls = np.searchsorted(np.asarray(thresholds), act_sub, side="right") if thresholds else np.zeros(act_sub.size, int)
         options: dict[tuple[int, int], dict[tuple[int, int], tuple[float, np.ndarray]]] = {}
         for c in range(ch):
             for k in range(n_cls):
-                m = cls == k
-                if m.sum() < 64:
+                part = grams[c][k * width:(k + 1) * width]
+                if sum(p[3] for p in part) < 64:
                     continue
-                options[(k, c)] = _channel_options(xs[c][m], ts[c][m], lam, scale)
+                options[(k, c)] = _channel_options(sum(p[0] for p in part), sum(p[1] for p in part),
+                                                   sum(p[2] for p in part), lam, scale)
         header = 8 + THRESH_K * (n_cls - 1) + 2 * n_cls * ch
         for rs in {key for o in options.values() for key in o}:
             picks = {kc: o[rs] for kc, o in options.items() if rs in o and o[rs][0] > 0}
@@ -325,7 +357,7 @@ def _fit(decoded: np.ndarray, original: np.ndarray, lam: float) -> Block:
     if not best.filters:
         return best
     out = apply_filter(decoded, best)         # exact check on every pixel of each filter's class
-    cls = np.searchsorted(np.asarray(best.thresholds), act, side="right") if best.thresholds else np.zeros(act.shape, int)
+    cls = classes_of(decoded, best.thresholds)
     keep = {}
     for (k, c), coef in best.filters.items():
         m = cls == k
@@ -337,15 +369,13 @@ def _fit(decoded: np.ndarray, original: np.ndarray, lam: float) -> Block:
     return best
 
 
-def _channel_options(x: np.ndarray, t: np.ndarray, lam: float, scale: float) -> dict:
+def _channel_options(a: np.ndarray, b: np.ndarray, tt: float, lam: float, scale: float) -> dict:
     """{(r, s): (estimated saving in bits net of the coefficients, integer coefficients)} for one
-    class and channel, from its feature rows ``x`` (all MAX_R taps + bias) and targets ``t``."""
-    a, b = x.T @ x, x.T @ t
-    d = t - x[:, 0]
-    base, tt = float(d @ d), float(t @ t)
+    class and channel, from its normal equations (features: all MAX_R taps + bias)."""
+    base = tt - 2 * b[0] + a[0, 0]                  # squared error of the unfiltered pixels
     out = {}
     for r in range(1, MAX_R + 1):
-        sel = np.r_[0:1 + len(_offsets(r)), 1 + len(_offsets(MAX_R)):x.shape[1]]
+        sel = np.r_[0:1 + len(_offsets(r)), 1 + len(_offsets(MAX_R)):a.shape[0]]
         aa, bb = a[np.ix_(sel, sel)], b[sel]
         try:
             wr = np.linalg.solve(aa + 1e-6 * np.eye(len(sel)) * np.trace(aa) / len(sel), bb)
