@@ -64,8 +64,8 @@ def test_filter_is_exact_integer_arithmetic(r, ch, n_cls):
 def test_block_round_trip_and_damage():
     rng = np.random.default_rng(1)
     n = PF._n_coeffs(2, 3)
-    block = PF.Block([17, 400, 4000], 2, 9, {(0, 0): rng.integers(-300, 300, n), (2, 2): rng.integers(-9, 9, n),
-                                             (3, 1): rng.integers(-50, 50, n)})
+    block = PF.Block([17, 400, 4000, 5000, 9000], 2, 9, {(0, 0): rng.integers(-300, 300, n), (2, 2): rng.integers(-9, 9, n),
+                                             (5, 1): rng.integers(-50, 50, n)})
     blk = PF.pack(block, 3)
     back, used = PF.unpack(blk + b"\xff" * 8, 3)
     assert used == len(blk) and sorted(back.filters) == sorted(block.filters)
@@ -78,7 +78,7 @@ def test_block_round_trip_and_damage():
     with pytest.raises(CodecError):
         PF.unpack(bytes([0b00000001]), 3)                   # no-filter byte with stray bits
     with pytest.raises(CodecError):
-        PF.unpack(bytes([0b10011000]), 3)                   # radius 4
+        PF.unpack(bytes([0b10001100, 0]), 3)                # radius 4
     with pytest.raises(CodecError):
         PF.unpack(bytes([0b10101000, 0]) + b"\x00" * 40, 3)   # an endless Exp-Golomb prefix
 

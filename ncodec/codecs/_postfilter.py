@@ -4,7 +4,7 @@ Why: a learned synthesis is trained for all images at once; fitted to one image,
 on its decoded pixels remove part of the blur and ringing that image has -- quality bought with encoder
 compute, not training, for some dozens of bytes.
 
-What: the decoded pixels are split into up to 4 activity classes (a 5x5 box sum of the luma gradient,
+What: the decoded pixels are split into up to 6 activity classes (a 5x5 box sum of the luma gradient,
 integer arithmetic; the encoder sends the class thresholds). For each class and colour channel a
 point-symmetric (2R+1)x(2R+1) FIR filter on that channel, plus the co-located pixels of the other
 channels and a bias, is fitted by least squares between the decoded and the original image (normal
@@ -15,7 +15,7 @@ at the codec's rate-distortion trade-off. The decoder applies the filters in exa
 the same on every machine.
 
 Block layout (bits, MSB first, zero-padded to a whole byte); the single byte 0x00 means no filter:
-  1 bit 1 | 2 bits classes-1 | 2 bits R-1 | 3 bits S-5 |
+  1 bit 1 | 3 bits classes-1 | 2 bits R-1 | 3 bits S-5 |
   classes-1 thresholds, increasing, as Exp-Golomb(6) of their differences |
   per class: a channel mask (1 bit per channel) |
   per (class, masked channel): 3 bits Exp-Golomb order k, then signed Exp-Golomb(k) values (zigzag):
@@ -30,7 +30,8 @@ import numpy as np
 from ..errors import CodecError
 
 MAX_R = 3
-MAX_CLASSES = 4
+MAX_CLASSES = 6
+CLASS_COUNTS = (1, 2, 3, 4, 6)   # unions of the BINS quantile bins
 S_CHOICES = (7, 8, 9, 10)
 MAX_ABS = 1 << 15          # coefficient bound (and ``exact_range``: float32-exact convolution)
 MAX_BIAS = 1 << 22
@@ -247,7 +248,7 @@ def pack(block: Block, channels: int) -> bytes:
         return b"\x00"
     out = _Bits()
     out.put(1, 1)
-    out.put(block.classes - 1, 2)
+    out.put(block.classes - 1, 3)
     out.put(block.r - 1, 2)
     out.put(block.s - 5, 3)
     prev = -1
@@ -275,7 +276,7 @@ def unpack(data: bytes, channels: int) -> tuple[Block, int]:
         if rd.get(7):
             raise CodecError("wavelet: corrupt post-filter block (header)")
         return Block(), 1
-    n_cls, r, s = rd.get(2) + 1, rd.get(2) + 1, rd.get(3) + 5
+    n_cls, r, s = rd.get(3) + 1, rd.get(2) + 1, rd.get(3) + 5
     if r > MAX_R:
         raise CodecError("wavelet: corrupt post-filter block (radius)")
     thresholds, prev = [], -1
@@ -334,7 +335,7 @@ def _fit(decoded: np.ndarray, original: np.ndarray, lam: float) -> Block:
             per.append((xb.T @ xb, xb.T @ tb, float(tb @ tb), int(m.sum())))
         grams.append(per)
     best, best_gain = Block(), 0.0
-    for n_cls in range(1, MAX_CLASSES + 1):
+    for n_cls in CLASS_COUNTS:
         width = BINS // n_cls
         thresholds = [edges[j * width - 1] for j in range(1, n_cls)]
         if len(set(thresholds)) < len(thresholds):
@@ -347,7 +348,7 @@ def _fit(decoded: np.ndarray, original: np.ndarray, lam: float) -> Block:
                     continue
                 options[(k, c)] = _channel_options(sum(p[0] for p in part), sum(p[1] for p in part),
                                                    sum(p[2] for p in part), lam, scale)
-        header = 8 + THRESH_K * (n_cls - 1) + 2 * n_cls * ch
+        header = 9 + THRESH_K * (n_cls - 1) + 2 * n_cls * ch
         for rs in {key for o in options.values() for key in o}:
             picks = {kc: o[rs] for kc, o in options.items() if rs in o and o[rs][0] > 0}
             gain = sum(g for g, _ in picks.values()) - header
