@@ -1,5 +1,9 @@
-"""Thread limits shared by codecs whose inner loops are many small, exact BLAS products."""
+"""Thread limits shared by codecs: BLAS for loops of many small exact products, torch for models
+whose decoded bytes must not depend on the caller's thread count."""
 from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
 
 
 def one_blas_thread():
@@ -9,3 +13,17 @@ def one_blas_thread():
     products are exact integer arithmetic in floating point, whatever the thread count."""
     from threadpoolctl import threadpool_limits
     return threadpool_limits(limits=1, user_api="blas")
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run torch on one intra-op thread, whatever the caller's setting, and restore it after: how a
+    convolution splits its sums across threads changes the last float bits (so +-1 in a few rounded
+    outputs); and per CPU-second one thread is the fastest (item-level parallelism comes from workers)."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -103,6 +103,8 @@ def apply_filter(img: np.ndarray, block: Block) -> np.ndarray:
     exact whatever order it sums in), then the other channels' centre taps and the bias in int32."""
     import torch
     import torch.nn.functional as F
+
+    from .._threads import one_torch_thread
     if not block.filters:
         return img
     out = img.copy()
@@ -120,7 +122,7 @@ def apply_filter(img: np.ndarray, block: Block) -> np.ndarray:
             k[i, 0, r, r] = coef[0]
             for (dy, dx), v in zip(offs, coef[1:]):
                 k[i, 0, r + dy, r + dx] = k[i, 0, r - dy, r - dx] = v
-        with _one_thread():
+        with one_torch_thread():
             acc = F.conv2d(F.pad(x[:, c:c + 1], (r, r, r, r), mode="replicate"), torch.from_numpy(k))[0].numpy()
         others = [o for o in range(ch) if o != c]
         for i, key in enumerate(keys):
@@ -132,23 +134,6 @@ def apply_filter(img: np.ndarray, block: Block) -> np.ndarray:
                     v += np.int32(w) * img[:, :, o][sel].astype(np.int32)
             out[:, :, c][sel] = np.clip(v >> s, 0, 255).astype(np.uint8)
     return out
-
-
-def _one_thread():
-    """torch on one intra-op thread here (per CPU-second the fastest; values cannot change)."""
-    from contextlib import contextmanager
-
-    import torch
-
-    @contextmanager
-    def ctx():
-        before = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(before)
-    return ctx()
 
 
 def exact_range(coef: np.ndarray, r: int) -> bool:

@@ -9,12 +9,12 @@ depend on how items are batched.
 from __future__ import annotations
 
 import zlib
-from contextlib import contextmanager
 from functools import lru_cache
 
 import numpy as np
 import torch
 
+from .._threads import one_torch_thread as single_thread
 from ..entropy import EntropyDecoder, EntropyEncoder, family_tables, scale_indexes
 from ..entropy.compressai_import import tables_from_entropy_bottleneck
 from ..errors import CodecError
@@ -121,20 +121,6 @@ class _Engine:
         if _check_bytes(z_sym, y_sym) != payload[:2]:
             raise CodecError("wavelet: payload is corrupted or truncated (latent check mismatch)")
         return y_sym, mu, q
-
-
-@contextmanager
-def single_thread():
-    """Run the model on one intra-op thread, whatever the caller's setting: how a convolution splits
-    its sums across threads changes the last float bits of the synthesis (and so +-1 in a few rounded
-    samples), so one thread makes the decoded bytes independent of the caller's thread count; and per
-    CPU-second one thread is the fastest (item-level parallelism comes from ``--workers``)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _check_bytes(z_sym: np.ndarray, y_sym: np.ndarray) -> bytes:
