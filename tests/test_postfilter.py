@@ -107,6 +107,9 @@ def test_filter_pays_at_low_rate_and_version2_payloads_decode():
     assert eng.cfg.lambdas[0] / 3 * (sse[0] - sse[1]) > 8 * n_block        # worth its bits
     with pytest.raises(CodecError):
         codec.decode(enc.payload[:3], it.meta, 1)
+    fast = codec.encode(it, 1, {"postfilter": 0}).payload            # the option: an empty block
+    assert fast == core[:2] + b"\x00" + core[2:]
+    assert np.array_equal(codec.decode(fast, it.meta, 1).data, plain)
 
 
 def test_filter_fit_declines_when_nothing_to_gain():
