@@ -24,6 +24,7 @@ Block layout (bits, MSB first, zero-padded to a whole byte); the single byte 0x0
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -54,6 +55,7 @@ class Block:
         return len(self.thresholds) + 1
 
 
+@lru_cache(maxsize=None)
 def _offsets(r: int) -> list[tuple[int, int]]:
     """Half-plane offsets of a (2r+1)^2 window, ordered so the taps of a smaller r come first."""
     offs = [(dy, dx) for dy in range(0, r + 1) for dx in range(-r, r + 1) if dy > 0 or dx > 0]
@@ -88,14 +90,14 @@ def activity(img: np.ndarray) -> np.ndarray:
     return c[5:, 5:] - c[:-5, 5:] - c[5:, :-5] + c[:-5, :-5]
 
 
-def classes_of(img: np.ndarray, thresholds: list[int]) -> np.ndarray:
-    """Class index per pixel: how many thresholds its activity reaches."""
+def classes_of(img: np.ndarray, thresholds: list[int], act: np.ndarray | None = None) -> np.ndarray:
+    """Class index per pixel: how many thresholds its activity (``act``, else computed) reaches."""
     if not thresholds:
         return np.zeros(img.shape[:2], np.int64)
-    return np.searchsorted(np.asarray(thresholds), activity(img), side="right")
+    return np.searchsorted(np.asarray(thresholds), activity(img) if act is None else act, side="right")
 
 
-def apply_filter(img: np.ndarray, block: Block) -> np.ndarray:
+def apply_filter(img: np.ndarray, block: Block, act: np.ndarray | None = None) -> np.ndarray:
     """``img`` (H, W, C) uint8 with each (class, channel) filter of ``block`` applied to its pixels.
 
     Per channel one float32 convolution (the window taps of all its class filters as output
@@ -110,7 +112,7 @@ def apply_filter(img: np.ndarray, block: Block) -> np.ndarray:
     out = img.copy()
     ch, r, s = img.shape[2], block.r, block.s
     offs = _offsets(r)
-    cls = classes_of(img, block.thresholds)
+    cls = classes_of(img, block.thresholds, act)
     x = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).float()[None]
     for c in range(ch):
         keys = [key for key in sorted(block.filters) if key[1] == c]
@@ -342,8 +344,8 @@ def _fit(decoded: np.ndarray, original: np.ndarray, lam: float) -> Block:
                 best = Block(thresholds, rs[0], rs[1], {kc: wq for kc, (_, wq) in picks.items()})
     if not best.filters:
         return best
-    out = apply_filter(decoded, best)         # exact check on every pixel of each filter's class
-    cls = classes_of(decoded, best.thresholds)
+    out = apply_filter(decoded, best, act)    # exact check on every pixel of each filter's class
+    cls = classes_of(decoded, best.thresholds, act)
     keep = {}
     for (k, c), coef in best.filters.items():
         m = cls == k
