@@ -83,6 +83,24 @@ def test_block_round_trip_and_damage():
         PF.unpack(bytes([0b10101000, 0]) + b"\x00" * 40, 3)   # an endless Exp-Golomb prefix
 
 
+def test_large_blocks_round_trip():
+    """A block far above typical size (8 classes x 3 channels of 7x7 filters with large taps, over
+    1 kB) unpacks exactly: no valid block is refused for its length."""
+    rng = np.random.default_rng(3)
+    n = PF._n_coeffs(3, 3)
+    filters = {}
+    for k in range(8):
+        for c in range(3):
+            coef = rng.choice([-1, 1], n) * rng.integers(900, 1200, n)
+            assert PF.exact_range(coef, 3)
+            filters[(k, c)] = coef
+    block = PF.Block([10, 20, 30, 40, 50, 60, 70], 3, 10, filters)
+    blk = PF.pack(block, 3)
+    assert len(blk) > 1024
+    back, used = PF.unpack(blk + bytes(100), 3)
+    assert used == len(blk) and all(np.array_equal(back.filters[k], filters[k]) for k in filters)
+
+
 def _crop(size: int = 256) -> Item:
     img = read_item(D.paths("kodak")[2]).data[:size, :size]
     return Item.from_array(np.ascontiguousarray(img), "image")

@@ -39,6 +39,8 @@ MAX_BIAS = 1 << 22
 MAX_ACTIVITY = 1 << 20     # a 5x5 sum of |gradient| of R+G+B stays below 25 * 1530
 FIT_STEP = 3               # normal equations on every 3rd row and column
 THRESH_K = 6
+MAX_BLOCK = 8192           # bytes; the largest valid block (8 classes x 3 channels of 7x7 filters at
+                           # MAX_ABS) is under 4 kB, so a reader never needs more of the payload
 
 
 @dataclass
@@ -197,7 +199,7 @@ class _Bits:
 
 class _Reader:
     def __init__(self, data: bytes) -> None:
-        self.bits = np.unpackbits(np.frombuffer(data[:1024], dtype=np.uint8))
+        self.bits = np.unpackbits(np.frombuffer(data[:MAX_BLOCK], dtype=np.uint8))
         self.pos = 0
 
     def get(self, n: int) -> int:
