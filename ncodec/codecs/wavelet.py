@@ -51,9 +51,9 @@ class Wavelet(SelectableWeights, Codec):
                Option("postfilter", int, 1, "images: 1 fits the per-image post-filter (about 5% fewer bits at "
                                             "equal PSNR, 2-3x the encode time); 0 sends none (faster encode)"))
     # The content check covers the coded integer latents, through the 16-bit latent CRC that
-    # leads every payload (verified by the engine against the decoded latents), and the audio
-    # gain byte: the float synthesis may differ by +-1 across thread counts, a desynchronised
-    # coder may not.
+    # leads every payload (verified by the engine against the decoded latents), the audio gain
+    # byte and the image post-filter block: the float synthesis may differ by +-1 across
+    # machines, a desynchronised coder may not.
     content_check = CHECK_SYMBOLS
     # ~180 B of working memory per pixel and ~110 per audio sample when decoding: default caps
     # keep a decode near or under 0.5 GB and a few seconds (raise with --max-pixels)
