@@ -31,8 +31,8 @@ import numpy as np
 from ..errors import CodecError
 
 MAX_R = 3
-MAX_CLASSES = 6
-CLASS_COUNTS = (1, 2, 3, 4, 6)   # unions of the BINS quantile bins
+BINS = 12                  # activity quantile bins of the fit; a class count must divide it
+CLASS_COUNTS = (1, 2, 3, 4, 6)   # classes the encoder tries, each a union of adjacent bins
 S_CHOICES = (7, 8, 9, 10)
 MAX_ABS = 1 << 15          # coefficient bound (and ``exact_range``: float32-exact convolution)
 MAX_BIAS = 1 << 22
@@ -298,8 +298,6 @@ def fit(decoded: np.ndarray, original: np.ndarray, lam_bits_per_sse: float) -> B
     with one_blas_thread():
         return _fit(decoded, original, lam_bits_per_sse)
 
-
-BINS = 12                  # activity quantile bins; 1-4 classes are unions of them (12 = lcm(1..4))
 
 
 def _fit(decoded: np.ndarray, original: np.ndarray, lam: float) -> Block:

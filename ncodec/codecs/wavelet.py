@@ -149,7 +149,7 @@ class Wavelet(SelectableWeights, Codec):
             decoded = _as_hwc(from_tensor(x_hat, item.meta).data)
             lam = eng.cfg.lambdas[quality - 1] / decoded.shape[2]     # bits per unit of 8-bit squared error
             fitted = _postfilter.fit(decoded, _as_hwc(item.data), lam)
-        block = _postfilter.pack(fitted, 1 if item.data.ndim == 2 or item.data.shape[2] == 1 else 3)
+        block = _postfilter.pack(fitted, _channels(item.meta.shape))
         payload = core[:2] + block + core[2:]
         info = ({"postfilter": {"classes": fitted.classes, "filters": len(fitted.filters), "radius": fitted.r,
                                 "bytes": len(block)}} if fitted.filters else {})
@@ -162,7 +162,7 @@ class Wavelet(SelectableWeights, Codec):
             from ._postfilter import unpack
             if len(payload) < 3:
                 raise CodecError("wavelet: payload truncated (shorter than its check and filter block)")
-            block, n = unpack(payload[2:], 1 if len(meta.shape) == 2 or meta.shape[2] == 1 else 3)
+            block, n = unpack(payload[2:], _channels(meta.shape))
             return payload[:2] + payload[2 + n:], 0, payload[:2 + n], block
         if not self._has_gain(meta.media):
             return payload, 0, payload[:2], None
@@ -215,6 +215,11 @@ class Wavelet(SelectableWeights, Codec):
             raise
         except Exception as exc:
             raise payload_error(self.name, exc) from exc
+
+
+def _channels(shape: tuple[int, ...]) -> int:
+    """Colour channels of a gray or RGB image of ``shape`` (what the post-filter block is laid out for)."""
+    return 1 if len(shape) == 2 or shape[2] == 1 else 3
 
 
 def _as_hwc(a: np.ndarray) -> np.ndarray:

@@ -342,12 +342,13 @@ class WaveletAE(nn.Module):
         else:
             front, last = self._hyper_eval()
             h = front(z_hat.double())
-            out = last(h.float())
+            h32 = h.float()
+            out = last(h32)
             logg = self.log_gain.detach().double()
         mu, s = out.chunk(2, dim=1)
         g = self._gain(logg, q)
         if not self.training:
-            mu, s = mu.double(), self._exact_near_boundaries(s, h, logg[q])
+            mu, s = mu.double(), self._exact_near_boundaries(s, h, h32, logg[q])
         return mu * g, (torch.exp(s.clamp(-20, 20)) * g).clamp_min(_SMALLEST)
 
     def _hyper_eval(self) -> tuple[nn.Module, nn.Module]:
@@ -359,14 +360,15 @@ class WaveletAE(nn.Module):
             self._hs64 = (hs[:-1].double(), hs[-1].float())
         return self._hs64
 
-    def _exact_near_boundaries(self, s: torch.Tensor, h: torch.Tensor, logg: torch.Tensor) -> torch.Tensor:
+    def _exact_near_boundaries(self, s: torch.Tensor, h: torch.Tensor, h32: torch.Tensor,
+                               logg: torch.Tensor) -> torch.Tensor:
         """Float32 log-scales ``s`` with those near a table boundary replaced by float64 values.
 
         Any summation order of the last layer's n products is within gamma_n * sum|w h| of the exact
         value (u = 2^-24, gamma_n = n u / (1 - n u), plus u per rounded input); sum|w h| is bounded by
         max|w| * (3x3 box of sum_k |h_k|). A scale farther than that (plus a float32 screening margin)
         from every boundary ``log(table[k]) - log(gain)`` snaps to the float64 pass's index; the rest
-        (about 1 %) are recomputed from ``h`` in float64."""
+        (about 1 %) are recomputed from ``h`` in float64 (``h32``: the float32 copy the layer saw)."""
         last = self._hyper_eval()[1]
         c, dims = self.cfg.channels, self.cfg.dims
         w = last.weight[c:]
@@ -376,7 +378,7 @@ class WaveletAE(nn.Module):
         view = (1, -1) + (1,) * dims
         box = F.avg_pool2d if dims == 2 else F.avg_pool1d
         k3 = 3 ** dims
-        a = box(h.float().abs().sum(1, keepdim=True), 3, stride=1, padding=1, count_include_pad=True) * k3
+        a = box(h32.abs().sum(1, keepdim=True), 3, stride=1, padding=1, count_include_pad=True) * k3
         bound = a * (gam * w.abs().flatten(1).amax(1)).view(view) + (gam * last.bias[c:].abs()).view(view) + 1e-5
         step = math.log(SCALE_MAX / SCALE_MIN) / (N_SCALES - 1)
         pos = (s.float() + (logg - math.log(SCALE_MIN)).float().view(-1, c, *(1,) * dims)) * (1.0 / step)
